@@ -1,0 +1,450 @@
+/*
+ * kernels.c: forward-pass building blocks (see kernels.h).
+ *
+ * Design notes:
+ * - The matrix products go to OpenBLAS (cblas_sgemm with CblasTrans on the
+ *   [out, in] weights, read straight from the memory-mapped file).
+ * - After the GEMMs, most of the time goes to the transcendental functions
+ *   of GELU (one per FFN activation) and softmax (one per attention score).
+ *   On x86-64 CPUs with AVX2+FMA (checked at run time) they are computed
+ *   eight at a time with polynomial approximations: exp by range reduction
+ *   to [-ln2/2, ln2/2] and a degree-6 polynomial (Cephes expf, about 2 ulp);
+ *   the erf GELU as x * Phi(x) with Phi from the Numerical Recipes erfc
+ *   approximation (relative error < 1.2e-7, and no cancellation for
+ *   negative x); the tanh GELU as x * sigmoid(2y), the same function as
+ *   x (1 + tanh y) / 2.  The portable path uses libm (erff, tanhf, expf).
+ *   Both agree with double-precision references to about 1e-6 (tests).
+ */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBED_HAVE_AVX2_KERNELS 1
+#include <immintrin.h>
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#endif
+
+/* -1 until first use; then whether the AVX2 kernels are used. */
+static int	simd_state = -1;
+
+/* Whether this CPU can run the AVX2+FMA kernels. */
+bool
+embed_kernels_simd_available(void)
+{
+#ifdef EMBED_HAVE_AVX2_KERNELS
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return false;
+#endif
+}
+
+/* Select the AVX2 (if available) or portable kernels. */
+bool
+embed_kernels_use_simd(bool enable)
+{
+	simd_state = enable && embed_kernels_simd_available();
+	return simd_state;
+}
+
+/* Whether to take the AVX2 path (decided once). */
+static inline bool
+use_simd(void)
+{
+	if (simd_state < 0)
+		simd_state = embed_kernels_simd_available();
+	return simd_state;
+}
+
+#ifdef EMBED_HAVE_AVX2_KERNELS
+
+/*
+ * exp(x) for 8 floats: Cephes expf polynomial; inputs above 88.3 are
+ * clamped there, inputs below -87.3 (where exp underflows) give 0.
+ */
+AVX2_TARGET static inline __m256
+exp8(__m256 x)
+{
+	__m256		n,
+				r,
+				p;
+	__m256i		pow2n;
+	__m256		underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+
+	x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+	n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+						_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+	p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+	pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+	return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n)));
+}
+
+/* erf GELU for 8 floats: x * Phi(x), Phi from erfc(|x| / sqrt 2). */
+AVX2_TARGET static inline __m256
+gelu_erf8(__m256 x)
+{
+	__m256		z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+	__m256		t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_set1_ps(1.0f)));
+	__m256		p = _mm256_set1_ps(0.17087277f);
+	__m256		half_erfc,
+				phi;
+
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
+	p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
+	p = _mm256_fnmadd_ps(z, z, p);
+	half_erfc = _mm256_mul_ps(_mm256_mul_ps(t, exp8(p)), _mm256_set1_ps(0.5f));
+	phi = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc,
+						   _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+	return _mm256_mul_ps(x, phi);
+}
+
+/* tanh GELU for 8 floats: x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)). */
+AVX2_TARGET static inline __m256
+gelu_tanh8(__m256 x)
+{
+	__m256		x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+	__m256		y2 = _mm256_mul_ps(_mm256_fmadd_ps(x3, _mm256_set1_ps(0.044715f), x),
+								   _mm256_set1_ps(-1.5957691216057308f));
+	__m256		e = exp8(y2);
+
+	return _mm256_div_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+}
+
+/* C[M,N] = act(C + bias) with the 8-wide kernels; a short tail goes through a buffer. */
+AVX2_TARGET static void
+bias_activation_avx2(int M, int N, float *C, const float *bias, EmbedActivation act)
+{
+	for (int i = 0; i < M; i++)
+	{
+		float	   *row = C + (size_t) i * N;
+		int			j = 0;
+
+		for (; j + 8 <= N; j += 8)
+		{
+			__m256		v = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(bias + j));
+
+			_mm256_storeu_ps(row + j, act == EMBED_ACT_GELU_TANH ? gelu_tanh8(v) : gelu_erf8(v));
+		}
+		if (j < N)
+		{
+			float		buf[8] = {0};
+			__m256		v;
+
+			for (int k = j; k < N; k++)
+				buf[k - j] = row[k] + bias[k];
+			v = _mm256_loadu_ps(buf);
+			_mm256_storeu_ps(buf, act == EMBED_ACT_GELU_TANH ? gelu_tanh8(v) : gelu_erf8(v));
+			for (int k = j; k < N; k++)
+				row[k] = buf[k - j];
+		}
+	}
+}
+
+/* Softmax of x[n] in place with the 8-wide exp. */
+AVX2_TARGET static void
+softmax_avx2(int n, float *x)
+{
+	__m256		vmax = _mm256_set1_ps(-INFINITY);
+	__m256		vsum = _mm256_setzero_ps();
+	__m256		vinv;
+	float		max,
+				sum,
+				lanes[8];
+	int			j;
+
+	for (j = 0; j + 8 <= n; j += 8)
+		vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + j));
+	_mm256_storeu_ps(lanes, vmax);
+	max = lanes[0];
+	for (int k = 1; k < 8; k++)
+		max = lanes[k] > max ? lanes[k] : max;
+	for (; j < n; j++)
+		max = x[j] > max ? x[j] : max;
+
+	for (j = 0; j + 8 <= n; j += 8)
+	{
+		__m256		e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), _mm256_set1_ps(max)));
+
+		_mm256_storeu_ps(x + j, e);
+		vsum = _mm256_add_ps(vsum, e);
+	}
+	_mm256_storeu_ps(lanes, vsum);
+	sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+	if (j < n)
+	{
+		float		buf[8] = {0};
+
+		for (int k = j; k < n; k++)
+			buf[k - j] = x[k] - max;
+		_mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
+		for (int k = j; k < n; k++)
+		{
+			x[k] = buf[k - j];
+			sum += x[k];
+		}
+	}
+	vinv = _mm256_set1_ps(1.0f / sum);
+	for (j = 0; j + 8 <= n; j += 8)
+		_mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), vinv));
+	for (; j < n; j++)
+		x[j] *= 1.0f / sum;
+}
+
+#endif							/* EMBED_HAVE_AVX2_KERNELS */
+
+/* C = A W^T (+ bias) with one double accumulator per element. */
+void
+embed_matmul_naive(int M, int N, int K, const float *A, const float *W,
+				   const float *bias, float *C)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		sum = bias ? bias[j] : 0.0;
+
+			for (int p = 0; p < K; p++)
+				sum += (double) A[(size_t) i * K + p] * W[(size_t) j * K + p];
+			C[(size_t) i * N + j] = (float) sum;
+		}
+}
+
+/* C = A W^T, or C += A W^T, with one sgemm. */
+void
+embed_linear(int M, int N, int K, const float *A, const float *W,
+			 float *C, bool accumulate)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K,
+				1.0f, A, K, W, K, accumulate ? 1.0f : 0.0f, C, N);
+}
+
+/* Add bias to every row. */
+void
+embed_add_bias(int M, int N, float *C, const float *bias)
+{
+	for (int i = 0; i < M; i++)
+	{
+		float	   *row = C + (size_t) i * N;
+
+		for (int j = 0; j < N; j++)
+			row[j] += bias[j];
+	}
+}
+
+/* Exact GELU with libm erff. */
+float
+embed_gelu_erf(float x)
+{
+	return 0.5f * x * (1.0f + erff(x * (float) M_SQRT1_2));
+}
+
+/* Tanh-approximated GELU with libm tanhf. */
+float
+embed_gelu_tanh(float x)
+{
+	const float c = 0.7978845608028654f;	/* sqrt(2 / pi) */
+
+	return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+/* Fused bias add and activation, in place. */
+void
+embed_add_bias_activation(int M, int N, float *C, const float *bias, EmbedActivation act)
+{
+#ifdef EMBED_HAVE_AVX2_KERNELS
+	if (use_simd())
+	{
+		bias_activation_avx2(M, N, C, bias, act);
+		return;
+	}
+#endif
+	for (int i = 0; i < M; i++)
+	{
+		float	   *row = C + (size_t) i * N;
+
+		if (act == EMBED_ACT_GELU_TANH)
+			for (int j = 0; j < N; j++)
+				row[j] = embed_gelu_tanh(row[j] + bias[j]);
+		else
+			for (int j = 0; j < N; j++)
+				row[j] = embed_gelu_erf(row[j] + bias[j]);
+	}
+}
+
+/* Row-wise LayerNorm in place, optional bias added first. */
+void
+embed_layernorm(int M, int N, float *x, const float *bias,
+				const float *gamma, const float *beta, float eps)
+{
+	for (int i = 0; i < M; i++)
+	{
+		float	   *row = x + (size_t) i * N;
+		double		sum = 0.0;
+		double		sq = 0.0;
+		double		mean;
+		float		inv_std;
+		float		fmean;
+
+		if (bias)
+			for (int j = 0; j < N; j++)
+				row[j] += bias[j];
+		for (int j = 0; j < N; j++)
+			sum += row[j];
+		mean = sum / N;
+		for (int j = 0; j < N; j++)
+		{
+			double		d = row[j] - mean;
+
+			sq += d * d;
+		}
+		inv_std = (float) (1.0 / sqrt(sq / N + eps));
+		fmean = (float) mean;
+		for (int j = 0; j < N; j++)
+			row[j] = (row[j] - fmean) * inv_std * gamma[j] + beta[j];
+	}
+}
+
+/* Softmax in place, maximum subtracted first. */
+void
+embed_softmax(int n, float *x)
+{
+	float		max = x[0];
+	float		sum = 0.0f;
+	float		inv;
+
+#ifdef EMBED_HAVE_AVX2_KERNELS
+	if (use_simd())
+	{
+		softmax_avx2(n, x);
+		return;
+	}
+#endif
+	for (int j = 1; j < n; j++)
+		if (x[j] > max)
+			max = x[j];
+	for (int j = 0; j < n; j++)
+	{
+		x[j] = expf(x[j] - max);
+		sum += x[j];
+	}
+	inv = 1.0f / sum;
+	for (int j = 0; j < n; j++)
+		x[j] *= inv;
+}
+
+/* Self-attention of one unpadded sequence, head by head, context over q. */
+void
+embed_attention(int len, int heads, int head_dim, int ld,
+				float *q, const float *k, const float *v, float *scores)
+{
+	float		scale = (float) (1.0 / sqrt((double) head_dim));
+
+	for (int h = 0; h < heads; h++)
+	{
+		float	   *qh = q + (size_t) h * head_dim;
+		const float *kh = k + (size_t) h * head_dim;
+		const float *vh = v + (size_t) h * head_dim;
+
+		/* scores[len, len] = q_h k_h^T * scale */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, head_dim,
+					scale, qh, ld, kh, ld, 0.0f, scores, len);
+		for (int i = 0; i < len; i++)
+			embed_softmax(len, scores + (size_t) i * len);
+		/* ctx_h[len, head_dim] = scores v_h, over q_h (no longer needed) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, head_dim, len,
+					1.0f, scores, len, vh, ld, 0.0f, qh, ld);
+	}
+}
+
+/* Word + position + token-type embeddings of one sequence. */
+void
+embed_embedding_sum(int len, int hidden, const int32_t *ids, const int32_t *type_ids,
+					const float *word, const float *position,
+					const float *token_type, float *out)
+{
+	for (int i = 0; i < len; i++)
+	{
+		const float *w = word + (size_t) ids[i] * hidden;
+		const float *p = position + (size_t) i * hidden;
+		const float *t = token_type + (size_t) (type_ids ? type_ids[i] : 0) * hidden;
+		float	   *o = out + (size_t) i * hidden;
+
+		for (int j = 0; j < hidden; j++)
+			o[j] = w[j] + t[j] + p[j];
+	}
+}
+
+/* Mean of count rows (double accumulation). */
+void
+embed_pool_mean(int count, int hidden, const float *x, float *out)
+{
+	for (int j = 0; j < hidden; j++)
+	{
+		double		sum = 0.0;
+
+		for (int i = 0; i < count; i++)
+			sum += x[(size_t) i * hidden + j];
+		out[j] = count > 0 ? (float) (sum / count) : 0.0f;
+	}
+}
+
+/* The first row. */
+void
+embed_pool_cls(int count, int hidden, const float *x, float *out)
+{
+	if (count > 0)
+		memcpy(out, x, sizeof(float) * hidden);
+	else
+		memset(out, 0, sizeof(float) * hidden);
+}
+
+/* Element-wise maximum of count rows. */
+void
+embed_pool_max(int count, int hidden, const float *x, float *out)
+{
+	if (count <= 0)
+	{
+		memset(out, 0, sizeof(float) * hidden);
+		return;
+	}
+	memcpy(out, x, sizeof(float) * hidden);
+	for (int i = 1; i < count; i++)
+	{
+		const float *row = x + (size_t) i * hidden;
+
+		for (int j = 0; j < hidden; j++)
+			if (row[j] > out[j])
+				out[j] = row[j];
+	}
+}
+
+/* Divide by the L2 norm (at least 1e-12). */
+void
+embed_l2_normalize(int n, float *x)
+{
+	double		sq = 0.0;
+	float		inv;
+
+	for (int j = 0; j < n; j++)
+		sq += (double) x[j] * x[j];
+	inv = (float) (1.0 / fmax(sqrt(sq), 1e-12));
+	for (int j = 0; j < n; j++)
+		x[j] *= inv;
+}

@@ -1,0 +1,91 @@
+/*
+ * kernels.h: building blocks of the encoder forward pass.
+ *
+ * Small pure functions over caller-owned buffers: no allocation, no global
+ * state, no error paths (callers validate shapes and ids first).  Matrices
+ * are row-major float32; a linear layer's weight W is stored [out, in] as in
+ * PyTorch, so y = x W^T + b.  Shapes are given in brackets in each comment.
+ */
+#ifndef EMBED_KERNELS_H
+#define EMBED_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum EmbedActivation
+{
+	EMBED_ACT_GELU_ERF,			/* "gelu": x/2 (1 + erf(x / sqrt 2)) */
+	EMBED_ACT_GELU_TANH			/* "gelu_new", "gelu_pytorch_tanh": tanh approximation */
+} EmbedActivation;
+
+/*
+ * Reference matmul, kept for tests: C[M,N] = A[M,K] W[N,K]^T (+ bias[N]
+ * when not NULL), one double-precision dot product per element.
+ */
+void		embed_matmul_naive(int M, int N, int K, const float *A, const float *W,
+							   const float *bias, float *C);
+
+/*
+ * C[M,N] = A[M,K] W[N,K]^T via cblas_sgemm; with accumulate, C += A W^T
+ * instead (used to add a projection onto the residual stream in place).
+ */
+void		embed_linear(int M, int N, int K, const float *A, const float *W,
+						 float *C, bool accumulate);
+
+/* C[M,N] += bias[N] on every row. */
+void		embed_add_bias(int M, int N, float *C, const float *bias);
+
+/* C[M,N] = act(C + bias[N]): the fused bias + activation of the FFN. */
+void		embed_add_bias_activation(int M, int N, float *C, const float *bias,
+									  EmbedActivation act);
+
+/* The activations on one value (portable libm formulas). */
+float		embed_gelu_erf(float x);
+float		embed_gelu_tanh(float x);
+
+/*
+ * GELU and softmax have AVX2+FMA versions, used by default when the CPU has
+ * them.  embed_kernels_use_simd(false) forces the portable code (tests,
+ * benchmarks); it returns whether the AVX2 path is now in use.
+ */
+bool		embed_kernels_simd_available(void);
+bool		embed_kernels_use_simd(bool enable);
+
+/*
+ * Row-wise LayerNorm in place: x[M,N] = LN(x + bias) * gamma + beta, with
+ * bias[N] optional (NULL) and mean/variance accumulated in double.
+ */
+void		embed_layernorm(int M, int N, float *x, const float *bias,
+							const float *gamma, const float *beta, float eps);
+
+/* Numerically stable softmax of x[n] in place (max subtracted first). */
+void		embed_softmax(int n, float *x);
+
+/*
+ * Multi-head self-attention of one sequence of len tokens, no masking
+ * (the caller passes only real tokens).  q, k and v are [len, heads *
+ * head_dim] with row stride ld (floats); for each head h,
+ * ctx_h = softmax(q_h k_h^T / sqrt(head_dim)) v_h, written over q_h (q
+ * holds the context afterwards).  scores is scratch of len * len floats.
+ */
+void		embed_attention(int len, int heads, int head_dim, int ld,
+							float *q, const float *k, const float *v, float *scores);
+
+/*
+ * BERT input embeddings of one sequence, before LayerNorm:
+ * out[len, hidden] = word[ids[i]] + position[i] + token_type[type_ids[i]]
+ * (type_ids NULL means all 0).  ids and type ids must already be in range.
+ */
+void		embed_embedding_sum(int len, int hidden, const int32_t *ids, const int32_t *type_ids,
+								const float *word, const float *position,
+								const float *token_type, float *out);
+
+/* Pooling of rows x[count, hidden] into out[hidden]; count <= 0 gives zeros. */
+void		embed_pool_mean(int count, int hidden, const float *x, float *out);
+void		embed_pool_cls(int count, int hidden, const float *x, float *out);
+void		embed_pool_max(int count, int hidden, const float *x, float *out);
+
+/* x[n] /= max(||x||_2, 1e-12), as torch.nn.functional.normalize. */
+void		embed_l2_normalize(int n, float *x);
+
+#endif

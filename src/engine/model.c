@@ -1,0 +1,732 @@
+/*
+ * model.c: model folder -> config + bound weights + pooling configuration.
+ *
+ * Design notes:
+ * - config.json is read strictly: every size is an integer in a sane range
+ *   (see the EMBED_MODEL_MAX_* limits), hidden_size must divide by
+ *   num_attention_heads, the activation and position-embedding type must be
+ *   ones the forward pass implements.  Anything else is refused with a
+ *   message naming the key, before the weights are touched.
+ * - Weights are bound by name (with or without the "bert." prefix of
+ *   BertFor* checkpoints) and every required tensor's dtype and shape is
+ *   checked against the config; unknown extra tensors (pooler, MLM head,
+ *   position_ids) are ignored.
+ * - Aligned F32 tensors are used in place from the shared read-only mapping.
+ *   F16 and BF16 tensors, and F32 tensors whose address is not 4-byte
+ *   aligned, are converted once into malloc'd float32 copies owned by the
+ *   model (reported as private_bytes); other dtypes are refused.
+ * - The sentence-transformers files decide pooling and normalisation the way
+ *   sentence-transformers itself does; a pipeline with modules this engine
+ *   cannot run (Dense, ...) is refused rather than silently embedded
+ *   differently.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json.h"
+
+/* Config files are small; anything bigger than this is not a config. */
+#define CONFIG_FILE_MAX_BYTES (4 * 1024 * 1024)
+
+struct EmbedModel
+{
+	EmbedModelInfo info;
+	EmbedBertWeights weights;
+	EmbedBertLayerWeights *layers;
+	EmbedSafetensors *st;
+	void	  **owned;			/* malloc'd float32 copies of converted tensors */
+	int			owned_count;
+	int			owned_capacity;
+};
+
+typedef struct Loader
+{
+	const char *dir;
+	EmbedModel *m;
+	const char *prefix;			/* "" or "bert." */
+	char	   *err;
+	size_t		errlen;
+} Loader;
+
+/* dir + "/" + rel into buf; false (with an IO error message) if too long. */
+static bool
+join_path(Loader *ld, const char *rel, char *buf, size_t buflen)
+{
+	int			n = snprintf(buf, buflen, "%s/%s", ld->dir, rel);
+
+	if (n < 0 || (size_t) n >= buflen)
+	{
+		snprintf(ld->err, ld->errlen, "model path \"%s/%s\" is too long", ld->dir, rel);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Read and parse the JSON file dir/rel.  When the file does not exist and
+ * required is false, returns EMBED_OK with *out = NULL.
+ */
+static EmbedStatus
+read_json(Loader *ld, const char *rel, bool required, EmbedJson **out)
+{
+	char		path[PATH_MAX];
+	char		msg[256];
+	struct stat sb;
+	char	   *text;
+	size_t		len;
+
+	*out = NULL;
+	if (!join_path(ld, rel, path, sizeof(path)))
+		return EMBED_ERR_IO;
+	if (stat(path, &sb) != 0)
+	{
+		if (errno == ENOENT && !required)
+			return EMBED_OK;
+		snprintf(ld->err, ld->errlen, "could not open \"%s\": %s", path, strerror(errno));
+		return EMBED_ERR_IO;
+	}
+	text = embed_read_file(path, CONFIG_FILE_MAX_BYTES, &len, msg, sizeof(msg));
+	if (text == NULL)
+	{
+		snprintf(ld->err, ld->errlen, "%s", msg);
+		return EMBED_ERR_IO;
+	}
+	*out = embed_json_parse(text, len, msg, sizeof(msg));
+	free(text);
+	if (*out == NULL)
+	{
+		snprintf(ld->err, ld->errlen, "\"%s\" is not valid JSON: %s", path, msg);
+		return EMBED_ERR_CONFIG;
+	}
+	if ((*out)->type != EMBED_JSON_OBJECT && (*out)->type != EMBED_JSON_ARRAY)
+	{
+		snprintf(ld->err, ld->errlen, "\"%s\" does not hold a JSON object", path);
+		embed_json_free(*out);
+		*out = NULL;
+		return EMBED_ERR_CONFIG;
+	}
+	return EMBED_OK;
+}
+
+/*
+ * config.json integer `key` in [min, max] into *out; def (>= 0) is used
+ * when the key is absent, a negative def makes the key required.
+ */
+static EmbedStatus
+config_int(Loader *ld, const EmbedJson *cfg, const char *key, int64_t min, int64_t max,
+		   int64_t def, int *out)
+{
+	const EmbedJson *v = embed_json_get(cfg, key);
+
+	if (v == NULL)
+	{
+		if (def < 0)
+		{
+			snprintf(ld->err, ld->errlen, "%s/config.json: required key \"%s\" is missing", ld->dir, key);
+			return EMBED_ERR_CONFIG;
+		}
+		*out = (int) def;
+		return EMBED_OK;
+	}
+	if (v->type != EMBED_JSON_NUMBER || !v->is_integer)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" must be an integer", ld->dir, key);
+		return EMBED_ERR_CONFIG;
+	}
+	if (v->integer < min || v->integer > max)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" = %lld is out of range (%lld to %lld)",
+				 ld->dir, key, (long long) v->integer, (long long) min, (long long) max);
+		return EMBED_ERR_CONFIG;
+	}
+	*out = (int) v->integer;
+	return EMBED_OK;
+}
+
+/* Fill the architecture fields of info from config.json. */
+static EmbedStatus
+parse_config(Loader *ld, const EmbedJson *cfg)
+{
+	EmbedModelInfo *info = &ld->m->info;
+	const char *s;
+	const EmbedJson *eps;
+	EmbedStatus status;
+
+	if (cfg->type != EMBED_JSON_OBJECT)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json does not hold a JSON object", ld->dir);
+		return EMBED_ERR_CONFIG;
+	}
+	s = embed_json_get_string(cfg, "model_type");
+	if (s != NULL && strcmp(s, "bert") != 0)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: model_type \"%.64s\" is not supported (only \"bert\")",
+				 ld->dir, s);
+		return EMBED_ERR_UNSUPPORTED;
+	}
+	if ((status = config_int(ld, cfg, "hidden_size", 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->hidden)) ||
+		(status = config_int(ld, cfg, "num_hidden_layers", 1, EMBED_MODEL_MAX_LAYERS, -1, &info->layers)) ||
+		(status = config_int(ld, cfg, "num_attention_heads", 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->heads)) ||
+		(status = config_int(ld, cfg, "intermediate_size", 1, EMBED_MODEL_MAX_INTERMEDIATE, -1, &info->intermediate)) ||
+		(status = config_int(ld, cfg, "vocab_size", 1, EMBED_MODEL_MAX_VOCAB, -1, &info->vocab_size)) ||
+		(status = config_int(ld, cfg, "max_position_embeddings", 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions)) ||
+		(status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2, &info->type_vocab_size)))
+		return status;
+	if (info->hidden % info->heads != 0)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: hidden_size %d is not a multiple of num_attention_heads %d",
+				 ld->dir, info->hidden, info->heads);
+		return EMBED_ERR_CONFIG;
+	}
+	info->head_dim = info->hidden / info->heads;
+
+	s = embed_json_get_string(cfg, "hidden_act");
+	if (s == NULL && embed_json_get(cfg, "hidden_act") != NULL)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"hidden_act\" must be a string", ld->dir);
+		return EMBED_ERR_CONFIG;
+	}
+	if (s == NULL || strcmp(s, "gelu") == 0)
+		info->activation = EMBED_ACT_GELU_ERF;
+	else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0)
+		info->activation = EMBED_ACT_GELU_TANH;
+	else
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: hidden_act \"%.64s\" is not supported "
+				 "(supported: \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\")", ld->dir, s);
+		return EMBED_ERR_UNSUPPORTED;
+	}
+
+	s = embed_json_get_string(cfg, "position_embedding_type");
+	if (s != NULL && strcmp(s, "absolute") != 0)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: position_embedding_type \"%.64s\" is not supported "
+				 "(only \"absolute\")", ld->dir, s);
+		return EMBED_ERR_UNSUPPORTED;
+	}
+
+	info->layer_norm_eps = 1e-12;
+	eps = embed_json_get(cfg, "layer_norm_eps");
+	if (eps != NULL)
+	{
+		if (eps->type != EMBED_JSON_NUMBER || !isfinite(eps->number) ||
+			eps->number <= 0.0 || eps->number >= 1.0)
+		{
+			snprintf(ld->err, ld->errlen, "%s/config.json: \"layer_norm_eps\" must be a number between 0 and 1",
+					 ld->dir);
+			return EMBED_ERR_CONFIG;
+		}
+		info->layer_norm_eps = eps->number;
+	}
+	info->max_tokens = info->max_positions;
+	return EMBED_OK;
+}
+
+/* A module path from modules.json must stay inside the model folder. */
+static bool
+safe_relative_path(const char *p)
+{
+	if (p[0] == '/')
+		return false;
+	for (const char *c = p; *c; c++)
+		if (c[0] == '.' && c[1] == '.' && (c == p || c[-1] == '/') && (c[2] == '\0' || c[2] == '/'))
+			return false;
+	return true;
+}
+
+/* Read <pooling dir>/config.json and set info->pooling. */
+static EmbedStatus
+parse_pooling(Loader *ld, const char *pool_dir)
+{
+	static const char *const unsupported[] = {
+		"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"
+	};
+	EmbedModelInfo *info = &ld->m->info;
+	char		rel[PATH_MAX];
+	EmbedJson  *cfg;
+	EmbedStatus status;
+	bool		mean = false,
+				cls = false,
+				max = false,
+				flag;
+	int64_t		dim;
+	int			enabled;
+
+	if (snprintf(rel, sizeof(rel), "%s/config.json", pool_dir) >= (int) sizeof(rel))
+	{
+		snprintf(ld->err, ld->errlen, "pooling path \"%s\" is too long", pool_dir);
+		return EMBED_ERR_CONFIG;
+	}
+	status = read_json(ld, rel, true, &cfg);
+	if (status != EMBED_OK)
+		return status == EMBED_ERR_IO ? EMBED_ERR_CONFIG : status;
+	if (cfg->type != EMBED_JSON_OBJECT)
+	{
+		snprintf(ld->err, ld->errlen, "%s/%s does not hold a JSON object", ld->dir, rel);
+		embed_json_free(cfg);
+		return EMBED_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (embed_json_get_bool(cfg, unsupported[i], &flag) && flag)
+		{
+			snprintf(ld->err, ld->errlen, "%s/%s: %s is not supported (supported: mean, cls, max)",
+					 ld->dir, rel, unsupported[i]);
+			embed_json_free(cfg);
+			return EMBED_ERR_UNSUPPORTED;
+		}
+	embed_json_get_bool(cfg, "pooling_mode_mean_tokens", &mean);
+	embed_json_get_bool(cfg, "pooling_mode_cls_token", &cls);
+	embed_json_get_bool(cfg, "pooling_mode_max_tokens", &max);
+	enabled = (int) mean + (int) cls + (int) max;
+	if (enabled != 1)
+	{
+		snprintf(ld->err, ld->errlen, enabled == 0
+				 ? "%s/%s: no pooling mode is enabled (pooling_mode_mean_tokens, pooling_mode_cls_token or pooling_mode_max_tokens)"
+				 : "%s/%s: several pooling modes are enabled; concatenated pooling is not supported",
+				 ld->dir, rel);
+		embed_json_free(cfg);
+		return enabled == 0 ? EMBED_ERR_CONFIG : EMBED_ERR_UNSUPPORTED;
+	}
+	info->pooling = mean ? EMBED_POOL_MEAN : cls ? EMBED_POOL_CLS : EMBED_POOL_MAX;
+	if (embed_json_get_int(cfg, "word_embedding_dimension", &dim) && dim != info->hidden)
+	{
+		snprintf(ld->err, ld->errlen, "%s/%s: word_embedding_dimension %lld differs from hidden_size %d",
+				 ld->dir, rel, (long long) dim, info->hidden);
+		embed_json_free(cfg);
+		return EMBED_ERR_CONFIG;
+	}
+	embed_json_free(cfg);
+	return EMBED_OK;
+}
+
+/* Apply modules.json (pipeline) and sentence_bert_config.json, if present. */
+static EmbedStatus
+parse_sentence_transformers(Loader *ld)
+{
+	EmbedModelInfo *info = &ld->m->info;
+	EmbedJson  *modules;
+	EmbedJson  *sbert;
+	EmbedStatus status;
+	const char *pool_dir = NULL;
+	bool		have_transformer = false;
+
+	info->pooling = EMBED_POOL_MEAN;
+	info->normalize = false;
+
+	status = read_json(ld, "modules.json", false, &modules);
+	if (status != EMBED_OK)
+		return status;
+	if (modules != NULL)
+	{
+		info->sentence_transformers = true;
+		if (modules->type != EMBED_JSON_ARRAY)
+		{
+			snprintf(ld->err, ld->errlen, "%s/modules.json does not hold a JSON array", ld->dir);
+			embed_json_free(modules);
+			return EMBED_ERR_CONFIG;
+		}
+		for (size_t i = 0; i < modules->len && status == EMBED_OK; i++)
+		{
+			const EmbedJson *mod = &modules->items[i];
+			const char *type = embed_json_get_string(mod, "type");
+			const char *path = embed_json_get_string(mod, "path");
+
+			if (type == NULL || path == NULL)
+			{
+				snprintf(ld->err, ld->errlen, "%s/modules.json: entry %zu lacks a \"type\" or \"path\" string",
+						 ld->dir, i);
+				status = EMBED_ERR_CONFIG;
+			}
+			else if (!safe_relative_path(path))
+			{
+				snprintf(ld->err, ld->errlen, "%s/modules.json: module path \"%.128s\" leaves the model folder",
+						 ld->dir, path);
+				status = EMBED_ERR_CONFIG;
+			}
+			else if (strcmp(type, "sentence_transformers.models.Transformer") == 0)
+			{
+				if (path[0] != '\0')
+				{
+					snprintf(ld->err, ld->errlen, "%s/modules.json: the Transformer module is in sub-folder \"%.128s\"; "
+							 "only models stored at the top of the folder are supported", ld->dir, path);
+					status = EMBED_ERR_UNSUPPORTED;
+				}
+				have_transformer = true;
+			}
+			else if (strcmp(type, "sentence_transformers.models.Pooling") == 0)
+				pool_dir = path;
+			else if (strcmp(type, "sentence_transformers.models.Normalize") == 0)
+				info->normalize = true;
+			else
+			{
+				snprintf(ld->err, ld->errlen, "%s/modules.json: module type \"%.128s\" is not supported "
+						 "(supported: Transformer, Pooling, Normalize)", ld->dir, type);
+				status = EMBED_ERR_UNSUPPORTED;
+			}
+		}
+		if (status == EMBED_OK && (!have_transformer || pool_dir == NULL))
+		{
+			snprintf(ld->err, ld->errlen, "%s/modules.json must list a Transformer and a Pooling module", ld->dir);
+			status = EMBED_ERR_CONFIG;
+		}
+		if (status == EMBED_OK)
+			status = parse_pooling(ld, pool_dir);
+		embed_json_free(modules);
+		if (status != EMBED_OK)
+			return status;
+	}
+
+	status = read_json(ld, "sentence_bert_config.json", false, &sbert);
+	if (status != EMBED_OK)
+		return status;
+	if (sbert != NULL)
+	{
+		const EmbedJson *v = embed_json_get(sbert, "max_seq_length");
+
+		if (v != NULL && v->type != EMBED_JSON_NULL)
+		{
+			if (v->type != EMBED_JSON_NUMBER || !v->is_integer || v->integer < 1)
+			{
+				snprintf(ld->err, ld->errlen, "%s/sentence_bert_config.json: \"max_seq_length\" must be a positive integer",
+						 ld->dir);
+				embed_json_free(sbert);
+				return EMBED_ERR_CONFIG;
+			}
+			if (v->integer < info->max_positions)
+				info->max_tokens = (int) v->integer;
+		}
+		embed_json_free(sbert);
+	}
+	return EMBED_OK;
+}
+
+/* Remember a malloc'd buffer for embed_model_free. */
+static bool
+own_buffer(EmbedModel *m, void *p)
+{
+	if (m->owned_count == m->owned_capacity)
+	{
+		int			cap = m->owned_capacity ? m->owned_capacity * 2 : 16;
+		void	  **grown = realloc(m->owned, sizeof(void *) * cap);
+
+		if (grown == NULL)
+			return false;
+		m->owned = grown;
+		m->owned_capacity = cap;
+	}
+	m->owned[m->owned_count++] = p;
+	return true;
+}
+
+/* IEEE half -> float, subnormals, infinities and NaN included. */
+static float
+half_to_float(uint16_t h)
+{
+	uint32_t	sign = (uint32_t) (h & 0x8000) << 16;
+	uint32_t	exp = (h >> 10) & 0x1f;
+	uint32_t	mant = h & 0x3ff;
+	uint32_t	bits;
+	float		f;
+
+	if (exp == 0x1f)
+		bits = sign | 0x7f800000 | (mant << 13);
+	else if (exp != 0)
+		bits = sign | ((exp + 112) << 23) | (mant << 13);
+	else if (mant == 0)
+		bits = sign;
+	else
+	{
+		/* subnormal: mant * 2^-24 */
+		f = (float) mant * (1.0f / 16777216.0f);
+		return sign ? -f : f;
+	}
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/* A float32 copy of tensor t (F32 at any alignment, F16 or BF16). */
+static float *
+convert_tensor(const EmbedTensor *t)
+{
+	float	   *out = malloc(sizeof(float) * (size_t) (t->numel ? t->numel : 1));
+	const uint8_t *src = t->data;
+
+	if (out == NULL)
+		return NULL;
+	for (int64_t i = 0; i < t->numel; i++)
+	{
+		if (t->dtype == EMBED_DTYPE_F32)
+			memcpy(&out[i], src + 4 * i, 4);
+		else
+		{
+			uint16_t	v;
+
+			memcpy(&v, src + 2 * i, 2);
+			if (t->dtype == EMBED_DTYPE_F16)
+				out[i] = half_to_float(v);
+			else
+			{
+				uint32_t	bits = (uint32_t) v << 16;
+
+				memcpy(&out[i], &bits, 4);
+			}
+		}
+	}
+	return out;
+}
+
+/*
+ * Bind the float32 data of tensor prefix+name, checking its shape against
+ * [d0] (d1 = 0) or [d0, d1].
+ */
+static EmbedStatus
+bind_tensor(Loader *ld, const char *name, int64_t d0, int64_t d1, const float **out)
+{
+	EmbedModel *m = ld->m;
+	char		full[256];
+	const EmbedTensor *t;
+	int64_t		want[2] = {d0, d1};
+	int			want_ndim = d1 > 0 ? 2 : 1;
+	bool		shape_ok;
+
+	snprintf(full, sizeof(full), "%s%s", ld->prefix, name);
+	t = embed_safetensors_find(m->st, full);
+	if (t == NULL)
+	{
+		snprintf(ld->err, ld->errlen, "%s/model.safetensors: required tensor \"%s\" is missing", ld->dir, full);
+		return EMBED_ERR_CONFIG;
+	}
+	shape_ok = t->ndim == want_ndim && t->shape[0] == d0 && (want_ndim == 1 || t->shape[1] == d1);
+	if (!shape_ok)
+	{
+		char		got_s[128],
+					want_s[64];
+
+		embed_format_shape(t->shape, t->ndim, got_s, sizeof(got_s));
+		embed_format_shape(want, want_ndim, want_s, sizeof(want_s));
+		snprintf(ld->err, ld->errlen, "%s/model.safetensors: tensor \"%s\" has shape %s, expected %s from config.json",
+				 ld->dir, full, got_s, want_s);
+		return EMBED_ERR_CONFIG;
+	}
+	if (t->dtype != EMBED_DTYPE_F32 && t->dtype != EMBED_DTYPE_F16 && t->dtype != EMBED_DTYPE_BF16)
+	{
+		snprintf(ld->err, ld->errlen, "%s/model.safetensors: tensor \"%s\" has dtype %s; supported weight dtypes are F32, F16 and BF16",
+				 ld->dir, full, embed_dtype_name(t->dtype));
+		return EMBED_ERR_UNSUPPORTED;
+	}
+	m->info.params += t->numel;
+	m->info.weights_bytes += t->numel * (int64_t) sizeof(float);
+	if (t->dtype == EMBED_DTYPE_F32 && embed_tensor_is_aligned(t))
+		*out = t->data;
+	else
+	{
+		float	   *copy = convert_tensor(t);
+
+		if (copy == NULL || !own_buffer(m, copy))
+		{
+			free(copy);
+			snprintf(ld->err, ld->errlen, "out of memory converting tensor \"%s\" to float32", full);
+			return EMBED_ERR_NOMEM;
+		}
+		m->info.private_bytes += t->numel * (int64_t) sizeof(float);
+		*out = copy;
+	}
+	return EMBED_OK;
+}
+
+/* Bind every tensor the forward pass needs. */
+static EmbedStatus
+bind_weights(Loader *ld)
+{
+	EmbedModel *m = ld->m;
+	const EmbedModelInfo *info = &m->info;
+	EmbedBertWeights *w = &m->weights;
+	int64_t		H = info->hidden,
+				I = info->intermediate;
+	EmbedStatus status;
+
+	if (embed_safetensors_find(m->st, "embeddings.word_embeddings.weight") != NULL)
+		ld->prefix = "";
+	else if (embed_safetensors_find(m->st, "bert.embeddings.word_embeddings.weight") != NULL)
+		ld->prefix = "bert.";
+	else
+		ld->prefix = "";
+
+	if ((status = bind_tensor(ld, "embeddings.word_embeddings.weight", info->vocab_size, H, &w->word_embeddings)) ||
+		(status = bind_tensor(ld, "embeddings.position_embeddings.weight", info->max_positions, H, &w->position_embeddings)) ||
+		(status = bind_tensor(ld, "embeddings.token_type_embeddings.weight", info->type_vocab_size, H, &w->token_type_embeddings)) ||
+		(status = bind_tensor(ld, "embeddings.LayerNorm.weight", H, 0, &w->emb_ln_gamma)) ||
+		(status = bind_tensor(ld, "embeddings.LayerNorm.bias", H, 0, &w->emb_ln_beta)))
+		return status;
+
+	m->layers = calloc(info->layers, sizeof(EmbedBertLayerWeights));
+	if (m->layers == NULL)
+	{
+		snprintf(ld->err, ld->errlen, "out of memory loading \"%s\"", ld->dir);
+		return EMBED_ERR_NOMEM;
+	}
+	w->layers = m->layers;
+	for (int l = 0; l < info->layers; l++)
+	{
+		EmbedBertLayerWeights *lw = &m->layers[l];
+		static const struct
+		{
+			const char *suffix;
+			int			rows;	/* 'H' or 'I' */
+			int			cols;	/* 'H', 'I' or 0 for a vector */
+			size_t		offset;
+		}			table[] = {
+			{"attention.self.query.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, query_w)},
+			{"attention.self.query.bias", 'H', 0, offsetof(EmbedBertLayerWeights, query_b)},
+			{"attention.self.key.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, key_w)},
+			{"attention.self.key.bias", 'H', 0, offsetof(EmbedBertLayerWeights, key_b)},
+			{"attention.self.value.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, value_w)},
+			{"attention.self.value.bias", 'H', 0, offsetof(EmbedBertLayerWeights, value_b)},
+			{"attention.output.dense.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, attn_out_w)},
+			{"attention.output.dense.bias", 'H', 0, offsetof(EmbedBertLayerWeights, attn_out_b)},
+			{"attention.output.LayerNorm.weight", 'H', 0, offsetof(EmbedBertLayerWeights, attn_ln_gamma)},
+			{"attention.output.LayerNorm.bias", 'H', 0, offsetof(EmbedBertLayerWeights, attn_ln_beta)},
+			{"intermediate.dense.weight", 'I', 'H', offsetof(EmbedBertLayerWeights, ffn_in_w)},
+			{"intermediate.dense.bias", 'I', 0, offsetof(EmbedBertLayerWeights, ffn_in_b)},
+			{"output.dense.weight", 'H', 'I', offsetof(EmbedBertLayerWeights, ffn_out_w)},
+			{"output.dense.bias", 'H', 0, offsetof(EmbedBertLayerWeights, ffn_out_b)},
+			{"output.LayerNorm.weight", 'H', 0, offsetof(EmbedBertLayerWeights, out_ln_gamma)},
+			{"output.LayerNorm.bias", 'H', 0, offsetof(EmbedBertLayerWeights, out_ln_beta)},
+		};
+
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		{
+			char		name[160];
+			int64_t		rows = table[i].rows == 'H' ? H : I;
+			int64_t		cols = table[i].cols == 0 ? 0 : table[i].cols == 'H' ? H : I;
+
+			snprintf(name, sizeof(name), "encoder.layer.%d.%s", l, table[i].suffix);
+			status = bind_tensor(ld, name, rows, cols,
+								 (const float **) ((char *) lw + table[i].offset));
+			if (status != EMBED_OK)
+				return status;
+		}
+	}
+	return EMBED_OK;
+}
+
+/* Load config, sentence-transformers files and weights of the model in model_dir. */
+EmbedStatus
+embed_model_load(const char *model_dir, EmbedModel **out, char *err, size_t errlen)
+{
+	Loader		ld = {0};
+	EmbedJson  *cfg = NULL;
+	char		path[PATH_MAX];
+	size_t		file_len;
+	EmbedStatus status;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	ld.dir = model_dir;
+	ld.err = err;
+	ld.errlen = errlen;
+	ld.m = calloc(1, sizeof(EmbedModel));
+	if (ld.m == NULL)
+	{
+		snprintf(err, errlen, "out of memory loading \"%s\"", model_dir);
+		return EMBED_ERR_NOMEM;
+	}
+
+	status = read_json(&ld, "config.json", true, &cfg);
+	if (status == EMBED_OK)
+		status = parse_config(&ld, cfg);
+	embed_json_free(cfg);
+	if (status == EMBED_OK)
+		status = parse_sentence_transformers(&ld);
+	if (status == EMBED_OK && join_path(&ld, "model.safetensors", path, sizeof(path)))
+		status = embed_safetensors_open(path, &ld.m->st, err, errlen);
+	else if (status == EMBED_OK)
+		status = EMBED_ERR_IO;
+	if (status == EMBED_OK)
+		status = bind_weights(&ld);
+	if (status != EMBED_OK)
+	{
+		embed_model_free(ld.m);
+		return status;
+	}
+	embed_safetensors_file_data(ld.m->st, &file_len);
+	ld.m->info.file_bytes = (int64_t) file_len;
+	*out = ld.m;
+	return EMBED_OK;
+}
+
+/* Free a model: converted tensors, tables, the mapping. */
+void
+embed_model_free(EmbedModel *m)
+{
+	if (m == NULL)
+		return;
+	for (int i = 0; i < m->owned_count; i++)
+		free(m->owned[i]);
+	free(m->owned);
+	free(m->layers);
+	embed_safetensors_close(m->st);
+	free(m);
+}
+
+/* The model's hyper-parameters and sizes. */
+const EmbedModelInfo *
+embed_model_info(const EmbedModel *m)
+{
+	return &m->info;
+}
+
+/* The bound weight pointers. */
+const EmbedBertWeights *
+embed_model_weights(const EmbedModel *m)
+{
+	return &m->weights;
+}
+
+/* Pool each row over its first lengths[b] positions, then normalise if configured. */
+void
+embed_model_pool(const EmbedModel *m, const float *hidden, const int32_t *lengths,
+				 int batch, int seq, float *pooled_out)
+{
+	int			H = m->info.hidden;
+
+	for (int b = 0; b < batch; b++)
+	{
+		const float *rows = hidden + (size_t) b * seq * H;
+		float	   *out = pooled_out + (size_t) b * H;
+		int			count = lengths[b] < seq ? lengths[b] : seq;
+
+		switch (m->info.pooling)
+		{
+			case EMBED_POOL_MEAN:
+				embed_pool_mean(count, H, rows, out);
+				break;
+			case EMBED_POOL_CLS:
+				embed_pool_cls(count, H, rows, out);
+				break;
+			case EMBED_POOL_MAX:
+				embed_pool_max(count, H, rows, out);
+				break;
+		}
+		if (m->info.normalize)
+			embed_l2_normalize(H, out);
+	}
+}
+
+/* SHA-256 of the whole weights file, from the mapping. */
+void
+embed_model_sha256(const EmbedModel *m, char hex[EMBED_SHA256_HEX_LEN])
+{
+	size_t		len;
+	const void *data = embed_safetensors_file_data(m->st, &len);
+
+	embed_sha256_hex(data, len, hex);
+}

@@ -1,0 +1,401 @@
+/*
+ * test_parity.c: the forward pass against float64 PyTorch references on
+ * random-weight models (fixtures from tools/parity/bert_parity.py).
+ *
+ * For each fixture in test/fixtures/parity/, the model folder is rebuilt in
+ * a temporary directory: the config files come from the fixture, the
+ * weights from the seeded generator shared with the Python tool
+ * (bert_writer.h), and the safetensors header is the exact header of the
+ * published all-MiniLM-L6-v2 file when the fixture names it and ../shared
+ * holds it, otherwise one built from the config.  Checked: per-token hidden
+ * states and pooled embeddings within 1e-4 absolute and cosine >= 0.99999;
+ * a sequence gives the same result alone as inside a padded batch; repeated
+ * runs are bit-identical; and whether OpenBLAS results depend on the
+ * thread count is reported.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bert.h"
+#include "json.h"
+#include "model.h"
+#include "tap.h"
+
+#include "bert_writer.h"
+
+#define ABS_TOL 1e-4
+#define COS_MIN 0.99999
+
+/* Read a whole file (bails out on failure unless optional). */
+static char *
+slurp(const char *path, size_t *len, bool optional)
+{
+	char		err[256];
+	char	   *text = embed_read_file(path, 64 << 20, len, err, sizeof(err));
+
+	if (text == NULL && !optional)
+	{
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	return text;
+}
+
+/* Max absolute difference and cosine similarity of float32 vs double rows. */
+static void
+compare_row(const float *got, const EmbedJson *want, int n, double *max_diff, double *cosine)
+{
+	double		dot = 0.0,
+				ng = 0.0,
+				nw = 0.0;
+
+	*max_diff = 0.0;
+	for (int j = 0; j < n; j++)
+	{
+		double		w = want->items[j].number;
+		double		d = fabs(got[j] - w);
+
+		if (d > *max_diff)
+			*max_diff = d;
+		dot += got[j] * w;
+		ng += (double) got[j] * got[j];
+		nw += w * w;
+	}
+	*cosine = dot / (sqrt(ng) * sqrt(nw) + 1e-300);
+}
+
+/* Integer member of an object (bails out when absent). */
+static int
+get_int(const EmbedJson *obj, const char *key)
+{
+	int64_t		v;
+
+	if (!embed_json_get_int(obj, key, &v))
+	{
+		printf("Bail out! fixture lacks integer \"%s\"\n", key);
+		exit(1);
+	}
+	return (int) v;
+}
+
+/* Write the fixture's model folder into dir; returns false on failure. */
+static bool
+build_model(const EmbedJson *fx, const char *dir, const char *shared)
+{
+	const EmbedJson *files = embed_json_get(fx, "files");
+	const char *header_name = embed_json_get_string(fx, "header");
+	char		path[4200];
+	char		err[256];
+	EmbedJson  *cfg;
+	const char *cfg_text = embed_json_get_string(files, "config.json");
+	BertSpec	spec = {0};
+	char	   *header = NULL;
+	size_t		hlen = 0;
+	bool		b;
+	int64_t		seed;
+	bool		okay;
+
+	for (size_t i = 0; i < files->len; i++)
+		if (!bw_write_text(dir, files->keys[i], files->items[i].str))
+			return false;
+
+	cfg = embed_json_parse(cfg_text, strlen(cfg_text), err, sizeof(err));
+	if (cfg == NULL)
+		return false;
+	spec.hidden = get_int(cfg, "hidden_size");
+	spec.layers = get_int(cfg, "num_hidden_layers");
+	spec.heads = get_int(cfg, "num_attention_heads");
+	spec.intermediate = get_int(cfg, "intermediate_size");
+	spec.vocab = get_int(cfg, "vocab_size");
+	spec.max_positions = get_int(cfg, "max_position_embeddings");
+	spec.type_vocab = get_int(cfg, "type_vocab_size");
+	embed_json_free(cfg);
+	spec.prefix = embed_json_get_string(fx, "tensor_prefix");
+	spec.with_pooler = embed_json_get_bool(fx, "with_pooler", &b) && b;
+	spec.with_position_ids = embed_json_get_bool(fx, "with_position_ids", &b) && b;
+	spec.dtype = "F32";
+
+	if (header_name != NULL && shared != NULL)
+	{
+		snprintf(path, sizeof(path), "%s/models/%s/model.safetensors.header.json", shared, header_name);
+		header = slurp(path, &hlen, true);
+		if (header)
+			diag("%s: using the exact safetensors header of %s (%zu bytes)",
+				 embed_json_get_string(fx, "name"), header_name, hlen);
+	}
+	if (header == NULL)
+		header = bw_header(&spec, 0, &hlen);
+	if (!embed_json_get_int(fx, "seed", &seed))
+		return false;
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	okay = bw_write_safetensors(path, header, hlen, (uint64_t) seed, NULL);
+	free(header);
+	return okay;
+}
+
+/* The batch of the fixture as flat arrays. */
+typedef struct Batch
+{
+	int			batch,
+				seq;
+	int32_t    *ids,
+			   *types,
+			   *lengths;
+} Batch;
+
+static Batch
+read_batch(const EmbedJson *fx)
+{
+	Batch		in;
+	const EmbedJson *ids = embed_json_get(fx, "ids");
+	const EmbedJson *types = embed_json_get(fx, "type_ids");
+	const EmbedJson *lengths = embed_json_get(fx, "lengths");
+
+	in.batch = get_int(fx, "batch");
+	in.seq = get_int(fx, "seq");
+	in.ids = calloc((size_t) in.batch * in.seq, sizeof(int32_t));
+	in.types = calloc((size_t) in.batch * in.seq, sizeof(int32_t));
+	in.lengths = calloc(in.batch, sizeof(int32_t));
+	for (int b = 0; b < in.batch; b++)
+	{
+		in.lengths[b] = (int32_t) lengths->items[b].integer;
+		for (int i = 0; i < in.seq; i++)
+		{
+			in.ids[b * in.seq + i] = (int32_t) ids->items[b].items[i].integer;
+			in.types[b * in.seq + i] = (int32_t) types->items[b].items[i].integer;
+		}
+	}
+	return in;
+}
+
+/* Forward with a fresh workspace; false on error. */
+static bool
+forward(const EmbedModel *m, const int32_t *ids, const int32_t *types, const int32_t *lengths,
+		int batch, int seq, float *out)
+{
+	size_t		bytes;
+	void	   *ws;
+	char		err[256];
+	EmbedStatus st;
+
+	if (!embed_bert_workspace_size(m, batch, seq, &bytes))
+		return false;
+	ws = malloc(bytes);
+	st = embed_bert_forward(m, ids, types, lengths, batch, seq, out, ws, NULL, NULL, err, sizeof(err));
+	free(ws);
+	if (st != EMBED_OK)
+		diag("forward: %s", err);
+	return st == EMBED_OK;
+}
+
+static void
+run_fixture(const char *file, const char *shared, const char *root)
+{
+	size_t		len;
+	char	   *text = slurp(file, &len, false);
+	char		err[512];
+	EmbedJson  *fx = embed_json_parse(text, len, err, sizeof(err));
+	const char *name;
+	char		dir[2048];
+	EmbedModel *m;
+	const EmbedModelInfo *info;
+	Batch		in;
+	float	   *hidden,
+			   *pooled,
+			   *again;
+	int			H;
+	const EmbedJson *check,
+			   *want_hidden,
+			   *want_pooled;
+	double		worst = 0.0,
+				worst_cos = 1.0;
+	bool		all_ok = true;
+	bool		b;
+	EmbedStatus st;
+
+	free(text);
+	if (fx == NULL)
+	{
+		printf("Bail out! %s: %s\n", file, err);
+		exit(1);
+	}
+	name = embed_json_get_string(fx, "name");
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	mkdir(dir, 0700);
+	if (!ok(build_model(fx, dir, shared), "%s: model folder written", name))
+		return;
+	st = embed_model_load(dir, &m, err, sizeof(err));
+	if (!ok(st == EMBED_OK, "%s: model loads", name))
+	{
+		diag("%s", err);
+		return;
+	}
+	info = embed_model_info(m);
+	H = info->hidden;
+	ok(info->pooling == (strcmp(embed_json_get_string(fx, "pooling"), "mean") == 0 ? EMBED_POOL_MEAN :
+						 strcmp(embed_json_get_string(fx, "pooling"), "cls") == 0 ? EMBED_POOL_CLS : EMBED_POOL_MAX) &&
+	   info->normalize == (embed_json_get_bool(fx, "normalize", &b) && b),
+	   "%s: pooling and normalisation read from the sentence-transformers files", name);
+
+	in = read_batch(fx);
+	hidden = malloc(sizeof(float) * in.batch * in.seq * H);
+	again = malloc(sizeof(float) * in.batch * in.seq * H);
+	pooled = malloc(sizeof(float) * in.batch * H);
+	if (!ok(forward(m, in.ids, in.types, in.lengths, in.batch, in.seq, hidden),
+			"%s: forward over a padded batch of %d x %d", name, in.batch, in.seq))
+		return;
+
+	check = embed_json_get(fx, "check_tokens");
+	want_hidden = embed_json_get(fx, "hidden");
+	for (size_t r = 0; r < check->len; r++)
+	{
+		int			bi = (int) check->items[r].items[0].integer;
+		int			ti = (int) check->items[r].items[1].integer;
+		double		d,
+					c;
+
+		compare_row(hidden + ((size_t) bi * in.seq + ti) * H, &want_hidden->items[r], H, &d, &c);
+		worst = fmax(worst, d);
+		worst_cos = fmin(worst_cos, c);
+		if (d > ABS_TOL || c < COS_MIN)
+		{
+			all_ok = false;
+			diag("sequence %d token %d: max abs diff %.3g, cosine %.9f", bi, ti, d, c);
+		}
+	}
+	ok(all_ok, "%s: %zu per-token hidden states within %g (cosine >= %g)", name, check->len, ABS_TOL, COS_MIN);
+	diag("%s hidden: max abs diff %.3g, min cosine %.9f", name, worst, worst_cos);
+
+	embed_model_pool(m, hidden, in.lengths, in.batch, in.seq, pooled);
+	want_pooled = embed_json_get(fx, "pooled");
+	all_ok = true;
+	worst = 0.0;
+	worst_cos = 1.0;
+	for (int bi = 0; bi < in.batch; bi++)
+	{
+		double		d,
+					c;
+
+		compare_row(pooled + (size_t) bi * H, &want_pooled->items[bi], H, &d, &c);
+		worst = fmax(worst, d);
+		worst_cos = fmin(worst_cos, c);
+		if (d > ABS_TOL || c < COS_MIN)
+			all_ok = false;
+	}
+	ok(all_ok, "%s: %d pooled embeddings within %g (cosine >= %g)", name, in.batch, ABS_TOL, COS_MIN);
+	diag("%s pooled: max abs diff %.3g, min cosine %.9f", name, worst, worst_cos);
+
+	/* the portable (non-AVX2) kernels must meet the same tolerance */
+	if (embed_kernels_simd_available())
+	{
+		embed_kernels_use_simd(false);
+		forward(m, in.ids, in.types, in.lengths, in.batch, in.seq, again);
+		embed_kernels_use_simd(true);
+		all_ok = true;
+		worst = 0.0;
+		for (size_t r = 0; r < check->len; r++)
+		{
+			int			bi = (int) check->items[r].items[0].integer;
+			int			ti = (int) check->items[r].items[1].integer;
+			double		d,
+						c;
+
+			compare_row(again + ((size_t) bi * in.seq + ti) * H, &want_hidden->items[r], H, &d, &c);
+			worst = fmax(worst, d);
+			all_ok = all_ok && d <= ABS_TOL && c >= COS_MIN;
+		}
+		ok(all_ok, "%s: portable kernels: hidden states within %g too (max diff %.3g)", name, ABS_TOL, worst);
+	}
+
+	/* each sequence alone, unpadded */
+	{
+		bool		identical = true;
+		double		max_diff = 0.0;
+
+		for (int bi = 0; bi < in.batch; bi++)
+		{
+			int			n = in.lengths[bi];
+			float	   *alone = malloc(sizeof(float) * n * H);
+			const float *inside = hidden + (size_t) bi * in.seq * H;
+
+			forward(m, in.ids + bi * in.seq, in.types + bi * in.seq, &in.lengths[bi], 1, n, alone);
+			identical = identical && memcmp(alone, inside, sizeof(float) * n * H) == 0;
+			for (size_t k = 0; k < (size_t) n * H; k++)
+				max_diff = fmax(max_diff, fabs(alone[k] - inside[k]));
+			free(alone);
+		}
+		ok(max_diff <= 1e-5, "%s: each sequence run alone matches its row of the padded batch (max diff %.3g)",
+		   name, max_diff);
+		diag("%s: alone vs in batch: %s", name, identical ? "bit-identical" : "not bit-identical");
+	}
+
+	/* repeated run: bit-identical */
+	forward(m, in.ids, in.types, in.lengths, in.batch, in.seq, again);
+	ok(memcmp(hidden, again, sizeof(float) * in.batch * in.seq * H) == 0,
+	   "%s: a second run with the same batch and thread count is bit-identical", name);
+
+	/* thread count: reported, and results must stay within tolerance */
+	openblas_set_num_threads(2);
+	forward(m, in.ids, in.types, in.lengths, in.batch, in.seq, again);
+	openblas_set_num_threads(1);
+	{
+		double		max_diff = 0.0;
+		bool		identical = memcmp(hidden, again, sizeof(float) * in.batch * in.seq * H) == 0;
+
+		for (size_t k = 0; k < (size_t) in.batch * in.seq * H; k++)
+			max_diff = fmax(max_diff, fabs(hidden[k] - again[k]));
+		ok(max_diff <= 1e-5, "%s: 2 OpenBLAS threads agree with 1 thread within 1e-5", name);
+		diag("%s: 1 vs 2 OpenBLAS threads: %s (max diff %.3g)", name,
+			 identical ? "bit-identical" : "NOT bit-identical", max_diff);
+	}
+
+	free(hidden);
+	free(again);
+	free(pooled);
+	free(in.ids);
+	free(in.types);
+	free(in.lengths);
+	embed_model_free(m);
+	embed_json_free(fx);
+}
+
+int
+main(void)
+{
+	static const char *const fixtures[] = {"minilm", "cls256", "tanh-max"};
+	const char *env = getenv("EMBED_SHARED_DIR");
+	char		shared[4096];
+	const char *shared_or_null = NULL;
+	struct stat sb;
+	char	   *root = bw_tempdir();
+
+	snprintf(shared, sizeof(shared), "%s", env && *env ? env : "../shared");
+	if (stat(shared, &sb) == 0 && S_ISDIR(sb.st_mode))
+		shared_or_null = shared;
+	else
+		diag("../shared not found: building safetensors headers from the configs");
+	if (root == NULL)
+	{
+		printf("Bail out! cannot create a temporary directory\n");
+		return 1;
+	}
+	diag("OpenBLAS: %s", openblas_get_config());
+	openblas_set_num_threads(1);
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
+	{
+		char		file[256];
+
+		snprintf(file, sizeof(file), "test/fixtures/parity/%s.json", fixtures[i]);
+		run_fixture(file, shared_or_null, root);
+	}
+	bw_remove_tree(root);
+	free(root);
+	return tap_done();
+}
