@@ -93,7 +93,7 @@ tools: $(TRAIN_PROGS)
 UNIT_SRCS = $(sort $(wildcard test/c/test_*.c))
 UNIT_BINS = $(patsubst test/c/%.c,test/c/bin/%,$(UNIT_SRCS))
 
-test/c/bin/%: test/c/%.c $(ENGINE_OBJS) $(TRAIN_LIB_OBJS) test/c/tap.h
+test/c/bin/%: test/c/%.c $(ENGINE_OBJS) $(TRAIN_LIB_OBJS) $(wildcard test/c/*.h)
 	@mkdir -p test/c/bin
 	$(CC) $(TOOL_CFLAGS) -o $@ $< $(ENGINE_OBJS) $(TRAIN_LIB_OBJS) $(TOOL_LIBS)
 
