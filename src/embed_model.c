@@ -340,6 +340,13 @@ pins_table(Oid schema)
 					quote_identifier(get_namespace_name(schema)));
 }
 
+/* Whether this transaction may write a pin (not parallel, read-only or in recovery). */
+static bool
+pins_writable(void)
+{
+	return !IsInParallelMode() && !XactReadOnly && !RecoveryInProgress();
+}
+
 /* Owner of the pins table, that is the extension's owner. */
 static Oid
 pins_table_owner(Oid schema)
@@ -364,7 +371,7 @@ pins_table_owner(Oid schema)
  * m->sha256.
  */
 static void
-check_pin(EmbedLoadedModel *m, Oid schema)
+check_pin(EmbedLoadedModel *m, Oid schema, bool may_pin)
 {
 	char	   *identity = file_identity(m->weights_path);
 	char	   *table = pins_table(schema);
@@ -372,7 +379,7 @@ check_pin(EmbedLoadedModel *m, Oid schema)
 	int			save_sec_context;
 	char	   *pinned_sha = NULL;
 	char	   *pinned_identity = NULL;
-	bool		can_write = !IsInParallelMode() && !XactReadOnly && !RecoveryInProgress();
+	bool		can_write = may_pin && pins_writable();
 	Datum		args[3];
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Oid			owner;
@@ -403,11 +410,13 @@ check_pin(EmbedLoadedModel *m, Oid schema)
 												  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 		}
 
+		m->pinned = pinned_sha != NULL;
 		if (pinned_sha && strcmp(pinned_identity, identity) == 0)
 			strlcpy(m->sha256, pinned_sha, sizeof(m->sha256));
 		else
 		{
-			hash_file(m->weights_path, m->sha256);
+			if (m->sha256[0] == '\0')
+				hash_file(m->weights_path, m->sha256);
 			if (pinned_sha && strcmp(pinned_sha, m->sha256) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -427,6 +436,7 @@ check_pin(EmbedLoadedModel *m, Oid schema)
 												   table, table),
 										  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 					elog(ERROR, "could not write %s", table);
+				m->pinned = true;
 			}
 		}
 		SPI_finish();
@@ -504,7 +514,7 @@ load_model(const char *name, const char *dir)
 }
 
 EmbedLoadedModel *
-embed_get_model(const char *name, Oid schema)
+embed_get_model(const char *name, Oid schema, bool may_pin)
 {
 	EmbedLoadedModel *m = NULL;
 	int			slot;
@@ -541,8 +551,9 @@ embed_get_model(const char *name, Oid schema)
 		m = load_model(name, dir);
 		model_cache[model_cache_count++] = m;
 	}
-	if (!m->pin_checked)
-		check_pin(m, schema);
+	/* Check once per load; pin later if this is the first chance to write. */
+	if (!m->pin_checked || (!m->pinned && may_pin && pins_writable()))
+		check_pin(m, schema, may_pin);
 	return m;
 }
 

@@ -22,6 +22,7 @@ typedef struct EmbedLoadedModel
 	EmbedModel *model;			/* engine: config + mapped weights */
 	EmbedTokenizer *tokenizer;	/* engine: vocabulary and rules */
 	bool		pin_checked;	/* weights checked against embed_model_pins */
+	bool		pinned;			/* a pin exists (found or written) */
 	char		sha256[EMBED_SHA256_HEX_LEN];	/* hex digest of the weights */
 } EmbedLoadedModel;
 
@@ -36,8 +37,11 @@ extern char *embed_default_model;
 extern char *embed_models_path;
 extern int	embed_threads;
 
-/* The loaded, pin-checked model `name`; schema is the extension's schema. */
-EmbedLoadedModel *embed_get_model(const char *name, Oid schema);
+/*
+ * The loaded, pin-checked model `name`; schema is the extension's schema.
+ * With may_pin, a model without a pin is pinned when the transaction can write.
+ */
+EmbedLoadedModel *embed_get_model(const char *name, Oid schema, bool may_pin);
 /* The value of embed.model (errors when empty). */
 const char *embed_default_model_name(void);
 /* Every model folder found in embed.models_path (first one wins per name). */

@@ -71,7 +71,7 @@ model_argument(FunctionCallInfo fcinfo, int argno)
 		name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	else
 		name = embed_default_model_name();
-	return embed_get_model(name, extension_schema(fcinfo));
+	return embed_get_model(name, extension_schema(fcinfo), true);
 }
 
 /* Tokenize one text into palloc'd ids, truncated to the model's max_tokens. */
@@ -408,7 +408,7 @@ embed_models(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(caller_context);
 		PG_TRY();
 		{
-			EmbedLoadedModel *m = embed_get_model(loc->name, schema);
+			EmbedLoadedModel *m = embed_get_model(loc->name, schema, false);
 			const EmbedModelInfo *info = embed_model_info(m->model);
 
 			values[1] = Int32GetDatum(info->hidden);

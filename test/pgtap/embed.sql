@@ -4,6 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS embed;
+LOAD 'embed';  -- the GUCs exist once the library is loaded
 SELECT plan(46);
 
 SELECT has_function('embed', ARRAY['text']);
