@@ -14,13 +14,13 @@
  * family: the vocabulary (a hash table from token to id plus the
  * id-to-token array), added tokens and their matching, special tokens and
  * the folder layout.  Steps 1-2 belong to the tokenizer's kind
- * (wordpiece.c), reached through the function pointers of EmbedTokenizer:
- * it reads the text once, asking embed_added_match at each character
- * whether an added token starts there.  Tokens are streamed into the
- * caller's array; once it is full reading stops, so a huge text costs no
- * more than the tokens kept.  Another model family (BPE, ...) plugs in as
- * a new EmbedTokenizerKind: a loader called from load_tokenizer_json that
- * sets the kind's encode, normalize and free_model functions.
+ * (wordpiece.c, bpe.c), reached through the function pointers of
+ * EmbedTokenizer: it reads the text once, asking embed_added_match at each
+ * character whether an added token starts there.  Tokens are streamed
+ * into the caller's array; once it is full reading stops, so a huge text
+ * costs no more than the tokens kept.  A model family plugs in as an
+ * EmbedTokenizerKind: a loader called from load_tokenizer_json that sets
+ * the kind's encode, normalize and free_model functions.
  *
  * Added tokens get their ids as Hugging Face assigns them on loading (the
  * ids written in the file are not used, see assign_added_ids).
@@ -30,7 +30,11 @@
  * sections are ignored, the caller chooses max_tokens), otherwise vocab.txt
  * with tokenizer_config.json (do_lower_case, strip_accents,
  * tokenize_chinese_chars, special tokens, added_tokens_decoder), built the
- * way transformers converts a slow BertTokenizer to a fast one.
+ * way transformers converts a slow BertTokenizer to a fast one, otherwise
+ * vocab.json + merges.txt with tokenizer_config.json (tokenizer_class
+ * GPT2Tokenizer, the default, or RobertaTokenizer; add_prefix_space,
+ * add_bos_token, trim_offsets, special tokens, added_tokens_decoder), built
+ * as transformers' GPT2Converter and RobertaConverter do.
  * tokenizer_config.json (or special_tokens_map.json) also names the special
  * tokens and gives model_max_length.
  */
@@ -456,7 +460,8 @@ finish_vocab_size(EmbedTokenizer *tok, int64_t max_model_id)
 
 /* Make the vocabulary: model tokens from a JSON object, then added tokens' ids. */
 static bool
-build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, char *err, size_t errlen)
+build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, const char *what,
+					  char *err, size_t errlen)
 {
 	int64_t		max_id = -1;
 	int64_t		capacity;
@@ -466,7 +471,7 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, char *err, si
 
 	if (vocab == NULL || vocab->type != EMBED_JSON_OBJECT || vocab->len == 0)
 	{
-		set_error(err, errlen, "tokenizer.json: model.vocab is not a non-empty object");
+		set_error(err, errlen, "%s is not a non-empty object", what);
 		return false;
 	}
 	for (i = 0; i < vocab->len; i++)
@@ -475,8 +480,8 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, char *err, si
 
 		if (id < 0)
 		{
-			set_error(err, errlen, "tokenizer.json: vocabulary entry \"%s\" has no valid id",
-					  vocab->keys[i]);
+			set_error(err, errlen, "%s: vocabulary entry \"%s\" has no valid id",
+					  what, vocab->keys[i]);
 			return false;
 		}
 		if (id > max_id)
@@ -489,7 +494,7 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, char *err, si
 	capacity = (max_id + 1 > (int64_t) vocab->len ? max_id + 1 : (int64_t) vocab->len) + tok->n_added;
 	if (capacity > MAX_VOCAB_SIZE)
 	{
-		set_error(err, errlen, "tokenizer.json: the vocabulary is too large (id %lld)", (long long) max_id);
+		set_error(err, errlen, "%s: the vocabulary is too large (id %lld)", what, (long long) max_id);
 		return false;
 	}
 	if (!embed_vocab_init(&tok->vocab, (int32_t) capacity, bytes, err, errlen))
@@ -720,6 +725,27 @@ load_bert_processing(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t
 	return true;
 }
 
+/*
+ * The offset trimming of the ByteLevel and RobertaProcessing post-processors
+ * (trim_offsets and add_prefix_space, both true when absent).
+ */
+static bool
+load_offset_trimming(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen)
+{
+	const EmbedJson *trim = embed_json_get(pp, "trim_offsets");
+	const EmbedJson *prefix = embed_json_get(pp, "add_prefix_space");
+
+	if ((trim && trim->type != EMBED_JSON_TRUE && trim->type != EMBED_JSON_FALSE) ||
+		(prefix && prefix->type != EMBED_JSON_TRUE && prefix->type != EMBED_JSON_FALSE))
+	{
+		set_error(err, errlen, "tokenizer.json: post_processor trim_offsets or add_prefix_space is not a boolean");
+		return false;
+	}
+	tok->trim_offsets = trim == NULL || trim->type == EMBED_JSON_TRUE;
+	tok->trim_prefix_space = prefix == NULL || prefix->type == EMBED_JSON_TRUE;
+	return true;
+}
+
 /* tokenizer.json's post_processor: which special tokens surround the text. */
 static bool
 load_post_processor(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen)
@@ -733,7 +759,27 @@ load_post_processor(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t 
 		return load_template(tok, pp, err, errlen);
 	if (type && strcmp(type, "BertProcessing") == 0)
 		return load_bert_processing(tok, pp, err, errlen);
-	set_error(err, errlen, "tokenizer.json: post_processor type \"%s\" is not supported (TemplateProcessing, BertProcessing)",
+	/* RoBERTa's <s> A </s> has BertProcessing's shape, plus offset trimming */
+	if (type && strcmp(type, "RobertaProcessing") == 0)
+		return load_bert_processing(tok, pp, err, errlen) && load_offset_trimming(tok, pp, err, errlen);
+	if (type && strcmp(type, "ByteLevel") == 0)
+		return load_offset_trimming(tok, pp, err, errlen);
+	if (type && strcmp(type, "Sequence") == 0)
+	{
+		const EmbedJson *list = embed_json_get(pp, "processors");
+		size_t		i;
+
+		if (list == NULL || list->type != EMBED_JSON_ARRAY)
+		{
+			set_error(err, errlen, "tokenizer.json: a Sequence post_processor has no \"processors\" array");
+			return false;
+		}
+		for (i = 0; i < list->len; i++)
+			if (!load_post_processor(tok, &list->items[i], err, errlen))
+				return false;
+		return true;
+	}
+	set_error(err, errlen, "tokenizer.json: post_processor type \"%s\" is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
 			  type ? type : "(none)");
 	return false;
 }
@@ -850,19 +896,23 @@ load_tokenizer_json(EmbedTokenizer *tok, const char *path, char *err, size_t err
 		return false;
 	model = embed_json_get(root, "model");
 	type = model ? embed_json_get_string(model, "type") : NULL;
-	/* files written before "type" existed: recognise WordPiece by its keys */
+	/* files written before "type" existed: recognise the model by its keys */
 	if (model && type == NULL && embed_json_get(model, "continuing_subword_prefix") &&
 		embed_json_get(model, "max_input_chars_per_word"))
 		type = "WordPiece";
+	else if (model && type == NULL && embed_json_get(model, "merges"))
+		type = "BPE";
 	if (model == NULL || model->type != EMBED_JSON_OBJECT)
 		set_error(err, errlen, "\"%s\" has no \"model\" object", path);
-	else if (type == NULL || strcmp(type, "WordPiece") != 0)
-		set_error(err, errlen, "\"%s\": tokenizer model type \"%s\" is not supported (supported: WordPiece)",
+	else if (type == NULL || (strcmp(type, "WordPiece") != 0 && strcmp(type, "BPE") != 0))
+		set_error(err, errlen, "\"%s\": tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE)",
 				  path, type ? type : "(none)");
 	else if (collect_added_tokens(tok, embed_json_get(root, "added_tokens"), false, err, errlen) &&
-			 build_vocab_from_json(tok, embed_json_get(model, "vocab"), err, errlen) &&
+			 build_vocab_from_json(tok, embed_json_get(model, "vocab"), "tokenizer.json: model.vocab",
+								   err, errlen) &&
 			 copy_added_tokens(tok, err, errlen) &&
-			 embed_wordpiece_from_json(tok, root, err, errlen) &&
+			 (strcmp(type, "BPE") == 0 ? embed_bpe_from_json(tok, root, err, errlen) :
+			  embed_wordpiece_from_json(tok, root, err, errlen)) &&
 			 load_post_processor(tok, embed_json_get(root, "post_processor"), err, errlen))
 	{
 		const EmbedJson *padding = embed_json_get(root, "padding");
@@ -937,6 +987,201 @@ load_vocab_txt(EmbedTokenizer *tok, const char *path, const EmbedJson *config,
 		append_ids(&tok->suffix_ids, &tok->n_suffix, &tok->sep_id, 1);
 }
 
+/* The special tokens of a vocab.json + merges.txt tokenizer family, in transformers' order. */
+static const char *const bpe_special_keys[] = {
+	"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"
+};
+static const char *const gpt2_special_defaults[] = {
+	"<|endoftext|>", "<|endoftext|>", "<|endoftext|>", NULL, NULL, NULL, NULL
+};
+static const char *const roberta_special_defaults[] = {
+	"<s>", "</s>", "<unk>", "</s>", "<pad>", "<s>", "<mask>"
+};
+
+/* Add one named special token (a string, or an object with its flags). */
+static bool
+add_named_special(EmbedTokenizer *tok, const EmbedJson *value, const char *name, bool lstrip,
+				  char *err, size_t errlen)
+{
+	EmbedAddedToken *t = &tok->added[tok->n_added];
+
+	if (value && value->type == EMBED_JSON_OBJECT)
+	{
+		if (!parse_added_token(value, t, err, errlen))
+			return false;
+		t->special = true;
+	}
+	else
+	{
+		memset(t, 0, sizeof(*t));
+		t->content = name;
+		t->len = strlen(name);
+		t->special = true;
+		t->lstrip = lstrip;
+		t->id = -1;
+	}
+	if (t->len > 0)
+		tok->n_added++;
+	return true;
+}
+
+/*
+ * The special tokens of a vocab.json + merges.txt folder, when
+ * tokenizer_config.json has no added_tokens_decoder: those the configs
+ * name, else the family's defaults (RoBERTa's <mask> strips white space
+ * on its left), then additional_special_tokens.
+ */
+static bool
+bpe_special_tokens(EmbedTokenizer *tok, const EmbedJson *config, const EmbedJson *map,
+				   bool roberta, char *err, size_t errlen)
+{
+	const EmbedJson *extra = embed_json_get(config, "additional_special_tokens");
+	size_t		n_extra,
+				i;
+
+	if (extra == NULL || extra->type != EMBED_JSON_ARRAY)
+		extra = embed_json_get(map, "additional_special_tokens");
+	n_extra = extra && extra->type == EMBED_JSON_ARRAY ? extra->len : 0;
+	tok->added = calloc(7 + n_extra, sizeof(EmbedAddedToken));
+	if (tok->added == NULL)
+	{
+		set_error(err, errlen, "out of memory");
+		return false;
+	}
+	for (i = 0; i < 7; i++)
+	{
+		const char *key = bpe_special_keys[i];
+		const EmbedJson *value = embed_json_get(config, key);
+		const char *name = config_token_name(config, key);
+
+		if (name == NULL)
+		{
+			value = embed_json_get(map, key);
+			name = config_token_name(map, key);
+		}
+		if (name == NULL)
+		{
+			value = NULL;
+			name = roberta ? roberta_special_defaults[i] : gpt2_special_defaults[i];
+		}
+		if (name && !add_named_special(tok, value, name, roberta && strcmp(key, "mask_token") == 0,
+									   err, errlen))
+			return false;
+	}
+	for (i = 0; i < n_extra; i++)
+	{
+		const EmbedJson *value = &extra->items[i];
+		const char *name = value->type == EMBED_JSON_STRING ? value->str : embed_json_get_string(value, "content");
+
+		if (name && !add_named_special(tok, value, name, false, err, errlen))
+			return false;
+	}
+	return true;
+}
+
+/* A boolean of tokenizer_config.json (absent or null: dflt). */
+static bool
+config_flag(const EmbedJson *config, const char *key, bool dflt, bool *out, char *err, size_t errlen)
+{
+	const EmbedJson *v = embed_json_get(config, key);
+
+	*out = dflt;
+	if (v == NULL || v->type == EMBED_JSON_NULL)
+		return true;
+	if (v->type != EMBED_JSON_TRUE && v->type != EMBED_JSON_FALSE)
+	{
+		set_error(err, errlen, "tokenizer_config.json: \"%s\" is not a boolean", key);
+		return false;
+	}
+	*out = v->type == EMBED_JSON_TRUE;
+	return true;
+}
+
+/*
+ * Read vocab.json + merges.txt with tokenizer_config.json, as transformers
+ * converts a slow GPT2Tokenizer (no special tokens around the text, or
+ * <|endoftext|> first with add_bos_token) or RobertaTokenizer (<s> ... </s>,
+ * offsets trimmed) to a fast one.
+ */
+static bool
+load_vocab_json(EmbedTokenizer *tok, const char *dir, const EmbedJson *config,
+				const EmbedJson *map, char *err, size_t errlen)
+{
+	const char *cls = embed_json_get_string(config, "tokenizer_class");
+	const EmbedJson *decoder = embed_json_get(config, "added_tokens_decoder");
+	char		path[4096];
+	bool		roberta = false;
+	bool		add_prefix_space,
+				add_bos,
+				trim;
+	EmbedJson  *vocab;
+	bool		ok;
+
+	if (cls && (strcmp(cls, "RobertaTokenizer") == 0 || strcmp(cls, "RobertaTokenizerFast") == 0))
+		roberta = true;
+	else if (cls && strcmp(cls, "GPT2Tokenizer") != 0 && strcmp(cls, "GPT2TokenizerFast") != 0)
+	{
+		set_error(err, errlen, "tokenizer_config.json: tokenizer_class \"%s\" is not supported with vocab.json + merges.txt (GPT2Tokenizer, RobertaTokenizer)",
+				  cls);
+		return false;
+	}
+	if (!config_flag(config, "add_prefix_space", false, &add_prefix_space, err, errlen) ||
+		!config_flag(config, "add_bos_token", false, &add_bos, err, errlen) ||
+		!config_flag(config, "trim_offsets", true, &trim, err, errlen))
+		return false;
+	if (decoder && decoder->type != EMBED_JSON_NULL && decoder->len > 0)
+	{
+		if (!collect_added_tokens(tok, decoder, true, err, errlen))
+			return false;
+	}
+	else if (!bpe_special_tokens(tok, config, map, roberta, err, errlen))
+		return false;
+	if (!join_path(path, sizeof(path), dir, "vocab.json") ||
+		(vocab = read_json_file(path, err, errlen)) == NULL)
+		return false;
+	ok = build_vocab_from_json(tok, vocab, "vocab.json", err, errlen) &&
+		copy_added_tokens(tok, err, errlen);
+	embed_json_free(vocab);
+	if (!ok)
+		return false;
+	if (!join_path(path, sizeof(path), dir, "merges.txt") || !is_regular_file(path))
+	{
+		set_error(err, errlen, "\"%s\" has vocab.json but no merges.txt", dir);
+		return false;
+	}
+	if (!embed_bpe_from_files(tok, path, add_prefix_space, err, errlen))
+		return false;
+	if (tok->unk_id < 0)
+		tok->unk_id = special_id(tok, config, map, "unk_token", roberta ? "<unk>" : "<|endoftext|>");
+	if (roberta)
+	{
+		int32_t		cls_id = special_id(tok, config, map, "cls_token", "<s>");
+		int32_t		sep_id = special_id(tok, config, map, "sep_token", "</s>");
+
+		if (cls_id < 0 || sep_id < 0)
+		{
+			set_error(err, errlen, "\"%s\" has no <s> or </s> token", dir);
+			return false;
+		}
+		tok->trim_offsets = trim;
+		tok->trim_prefix_space = add_prefix_space;
+		return append_ids(&tok->prefix_ids, &tok->n_prefix, &cls_id, 1) &&
+			append_ids(&tok->suffix_ids, &tok->n_suffix, &sep_id, 1);
+	}
+	if (add_bos)
+	{
+		int32_t		bos_id = special_id(tok, config, map, "bos_token", "<|endoftext|>");
+
+		if (bos_id < 0)
+		{
+			set_error(err, errlen, "\"%s\": add_bos_token is set but there is no bos_token", dir);
+			return false;
+		}
+		return append_ids(&tok->prefix_ids, &tok->n_prefix, &bos_id, 1);
+	}
+	return true;
+}
+
 /* Read an optional JSON file of the folder; false only when it exists but is invalid. */
 static bool
 read_optional_json(const char *dir, const char *name, EmbedJson **out, char *err, size_t errlen)
@@ -959,6 +1204,7 @@ embed_tokenizer_load(const char *model_dir, char *err, size_t errlen)
 	EmbedJson  *map = NULL;
 	char		path[4096];
 	bool		ok = false;
+	bool		bpe;
 	int64_t		max_length;
 
 	set_error(err, errlen, "unknown error");
@@ -982,8 +1228,11 @@ embed_tokenizer_load(const char *model_dir, char *err, size_t errlen)
 		ok = load_tokenizer_json(tok, path, err, errlen);
 	else if (join_path(path, sizeof(path), model_dir, "vocab.txt") && is_regular_file(path))
 		ok = load_vocab_txt(tok, path, config, map, err, errlen);
+	else if (join_path(path, sizeof(path), model_dir, "vocab.json") && is_regular_file(path))
+		ok = load_vocab_json(tok, model_dir, config, map, err, errlen);
 	else
-		set_error(err, errlen, "no tokenizer.json or vocab.txt in \"%s\"", model_dir);
+		set_error(err, errlen, "no tokenizer.json or vocab.txt in \"%s\" (nor vocab.json + merges.txt)",
+				  model_dir);
 	if (!ok || !index_added_tokens(tok, err, errlen))
 	{
 		ok = false;
@@ -993,13 +1242,16 @@ embed_tokenizer_load(const char *model_dir, char *err, size_t errlen)
 		tok->cls_id = tok->prefix_ids[0];
 	if (tok->n_suffix > 0 && tok->sep_id < 0)
 		tok->sep_id = tok->suffix_ids[tok->n_suffix - 1];
+	bpe = tok->kind == EMBED_TOKENIZER_BPE;
 	if (tok->cls_id < 0)
-		tok->cls_id = special_id(tok, config, map, "cls_token", "[CLS]");
+		tok->cls_id = special_id(tok, config, map, "cls_token", bpe ? "<s>" : "[CLS]");
 	if (tok->sep_id < 0)
-		tok->sep_id = special_id(tok, config, map, "sep_token", "[SEP]");
+		tok->sep_id = special_id(tok, config, map, "sep_token", bpe ? "</s>" : "[SEP]");
 	if (tok->pad_id < 0)
-		tok->pad_id = special_id(tok, config, map, "pad_token", "[PAD]");
-	tok->mask_id = special_id(tok, config, map, "mask_token", "[MASK]");
+		tok->pad_id = special_id(tok, config, map, "pad_token", bpe ? "<pad>" : "[PAD]");
+	if (tok->unk_id < 0 && bpe)
+		tok->unk_id = special_id(tok, config, map, "unk_token", "<unk>");
+	tok->mask_id = special_id(tok, config, map, "mask_token", bpe ? "<mask>" : "[MASK]");
 	if (embed_json_get_int(config, "model_max_length", &max_length) &&
 		max_length > 0 && max_length <= INT32_MAX)
 		tok->model_max_length = (int32_t) max_length;
@@ -1259,6 +1511,8 @@ embed_tokenizer_kind_name(const EmbedTokenizer *tok)
 	{
 		case EMBED_TOKENIZER_WORDPIECE:
 			return "WordPiece";
+		case EMBED_TOKENIZER_BPE:
+			return "BPE";
 	}
 	return "unknown";
 }

@@ -3,18 +3,26 @@
  *
  * A tokenizer is loaded from a model folder in Hugging Face layout:
  * tokenizer.json when present, otherwise vocab.txt + tokenizer_config.json
- * (read the way transformers converts them to a fast tokenizer).  The only
- * model family implemented is BERT's WordPiece (BertNormalizer,
- * BertPreTokenizer, WordPiece, [CLS] ... [SEP]); other families plug in as
- * another EmbedTokenizerKind behind the same functions.
+ * (BERT) or vocab.json + merges.txt with an optional tokenizer_config.json
+ * (GPT-2, RoBERTa), read the way transformers converts them to a fast
+ * tokenizer.  Two model families are implemented, each an
+ * EmbedTokenizerKind behind the same functions: BERT's WordPiece
+ * (BertNormalizer, BertPreTokenizer, WordPiece, [CLS] ... [SEP]) and
+ * byte-level BPE (ByteLevel pre-tokenizer, BPE; GPT-2 adds no special
+ * tokens, RoBERTa <s> ... </s>).
  *
  * The object is read-only after loading: one tokenizer may be shared by
- * threads.  Encoding allocates at most a small per-call buffer (bounded by
- * the longest word the model accepts), whatever the input size, and stops
- * reading the text once max_tokens tokens are produced.
+ * threads.  Encoding allocates a per-call buffer bounded by the longest
+ * word (WordPiece: max_input_chars_per_word; BPE: the longest word of the
+ * text, which is merged whole), and stops reading the text once
+ * max_tokens tokens are produced.
  *
- * Input is UTF-8 of a given length (NUL bytes are ordinary characters);
- * each byte that does not start a valid UTF-8 sequence reads as U+FFFD.
+ * Input is UTF-8 of a given length (NUL bytes are ordinary characters).
+ * Invalid UTF-8 reads as U+FFFD: WordPiece reads each byte that does not
+ * start a valid sequence as one U+FFFD (and drops it); BPE reads each
+ * maximal invalid subsequence as one U+FFFD, as lossy UTF-8 decoders
+ * (Rust, Python, WHATWG) do, so it gives Hugging Face's ids for the
+ * lossily decoded text.
  */
 #ifndef EMBED_TOKENIZER_H
 #define EMBED_TOKENIZER_H
@@ -25,7 +33,8 @@
 
 typedef enum EmbedTokenizerKind
 {
-	EMBED_TOKENIZER_WORDPIECE = 1	/* BERT WordPiece */
+	EMBED_TOKENIZER_WORDPIECE = 1,	/* BERT WordPiece */
+	EMBED_TOKENIZER_BPE = 2		/* byte-level BPE (GPT-2, RoBERTa) */
 } EmbedTokenizerKind;
 
 typedef struct EmbedTokenizer EmbedTokenizer;
@@ -44,7 +53,8 @@ EmbedTokenizer *embed_tokenizer_load(const char *model_dir, char *err, size_t er
 void		embed_tokenizer_free(EmbedTokenizer *tok);
 
 /*
- * Encode text[0..len) with the model's special tokens ([CLS] ... [SEP]),
+ * Encode text[0..len) with the model's special tokens ([CLS] ... [SEP],
+ * <s> ... </s>, none for GPT-2),
  * truncating the text's tokens so that at most max_tokens ids, specials
  * included, are written to ids[].  Returns the number of ids, or -1 with a
  * message in err (max_tokens smaller than the number of special tokens).
@@ -88,7 +98,7 @@ int32_t		embed_tokenizer_model_max_length(const EmbedTokenizer *tok);
 
 EmbedTokenizerKind embed_tokenizer_kind(const EmbedTokenizer *tok);
 
-/* "WordPiece", ... */
+/* "WordPiece", "BPE" */
 const char *embed_tokenizer_kind_name(const EmbedTokenizer *tok);
 
 #endif

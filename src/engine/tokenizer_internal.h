@@ -82,6 +82,8 @@ struct EmbedTokenizer
 	int32_t		pad_id;
 	int32_t		mask_id;
 	int32_t		model_max_length;
+	bool		trim_offsets;	/* ByteLevel post-processing: white space out of offsets */
+	bool		trim_prefix_space;	/* ... except the space add_prefix_space added */
 
 	/* the kind's part */
 	void	   *model;
@@ -234,5 +236,19 @@ bool		embed_wordpiece_from_json(EmbedTokenizer *tok, const EmbedJson *root,
 									  char *err, size_t errlen);
 bool		embed_wordpiece_from_vocab_txt(EmbedTokenizer *tok, const char *vocab_path,
 										   const EmbedJson *config, char *err, size_t errlen);
+
+/* The byte-level BPE kind (bpe.c). */
+bool		embed_bpe_from_json(EmbedTokenizer *tok, const EmbedJson *root, char *err, size_t errlen);
+bool		embed_bpe_from_files(EmbedTokenizer *tok, const char *merges_path, bool add_prefix_space,
+								 char *err, size_t errlen);
+
+/*
+ * Split text into GPT-2's pre-tokens (no added tokens), writing each
+ * word's end offset to ends[]; a word that is only the space
+ * add_prefix_space prepends ends where it starts.  Returns the number of
+ * words, or -1 when there are more than max_ends.
+ */
+int			embed_bpe_pretokenize(const char *text, size_t len, bool add_prefix_space, bool use_regex,
+								  size_t *ends, int max_ends);
 
 #endif
