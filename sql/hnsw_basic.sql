@@ -52,6 +52,28 @@ EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v <+> '[1,2,3]' < 1;
 SELECT embed_hnsw_check('items_l1', true);
 DROP TABLE items;
 
+-- a second distance in the ORDER BY breaks the ties of the first: the index
+-- orders by one distance only, so it is not used for two
+CREATE TABLE ties (id int, v vector(2));
+INSERT INTO ties VALUES (1, '[0,1]'), (2, '[1,0]'), (3, '[0,-1]'), (4, '[-1,0]'), (5, '[3,3]');
+CREATE INDEX ties_idx ON ties USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ties ORDER BY v <-> '[0,0]', v <-> '[-1,0.1]' LIMIT 4;
+SELECT id FROM ties ORDER BY v <-> '[0,0]', v <-> '[-1,0.1]' LIMIT 4;
+SELECT id FROM ties ORDER BY v <-> '[0,0]', v <-> '[1,0.1]' LIMIT 4;
+RESET enable_seqscan;
+DROP TABLE ties;
+
+-- CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY (validate_index reads
+-- the heap TID of every element through ambulkdelete)
+CREATE TABLE conc (id int, v vector(3));
+INSERT INTO conc SELECT i, ARRAY[i % 17, i % 5, i % 3]::real[]::vector FROM generate_series(1, 500) i;
+CREATE INDEX CONCURRENTLY conc_idx ON conc USING hnsw (v vector_cosine_ops);
+REINDEX INDEX CONCURRENTLY conc_idx;
+SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'conc_idx'::regclass;
+SELECT embed_hnsw_check('conc_idx', true);
+DROP TABLE conc;
+
 -- unlogged tables (the init fork holds an empty graph)
 CREATE UNLOGGED TABLE u (v vector(2));
 CREATE INDEX ON u USING hnsw (v vector_l2_ops);
@@ -128,3 +150,34 @@ CREATE TABLE plain (id int PRIMARY KEY, v vector(2));
 SELECT pg_temp.sqlstate_of($$SELECT embed_hnsw_check('plain')$$);
 SELECT pg_temp.sqlstate_of($$SELECT embed_hnsw_check('plain_pkey')$$);
 DROP TABLE plain;
+
+-- an operator class of one's own whose distance function bears the name of
+-- one of ours: the index orders by that function, not by our L1 kernel
+CREATE SCHEMA custom;
+CREATE FUNCTION custom.l1_distance(a vector, b vector) RETURNS double precision
+	LANGUAGE plpgsql IMMUTABLE STRICT AS $$ BEGIN RETURN abs((a::real[])[1] - (b::real[])[1]); END $$;
+CREATE OPERATOR custom.<%> (LEFTARG = vector, RIGHTARG = vector, FUNCTION = custom.l1_distance);
+CREATE OPERATOR CLASS custom.first_coordinate_ops FOR TYPE vector USING hnsw AS
+	OPERATOR 1 custom.<%> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 custom.l1_distance(vector, vector);
+CREATE TABLE firsts (id int, v vector(2));
+INSERT INTO firsts SELECT i, ARRAY[i, (i * 37) % 101]::real[]::vector FROM generate_series(1, 500) i;
+CREATE INDEX firsts_idx ON firsts USING hnsw (v custom.first_coordinate_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM firsts ORDER BY v OPERATOR(custom.<%>) '[250.2,0]' LIMIT 5;
+SELECT id FROM firsts ORDER BY v OPERATOR(custom.<%>) '[250.2,0]' LIMIT 5;
+RESET enable_seqscan;
+DROP TABLE firsts;
+DROP SCHEMA custom CASCADE;
+
+-- the heapallindexed check frees every heap value it reads (these are
+-- toasted): it needs no more memory than the structural check alone
+CREATE TABLE wide (v vector(2000));
+INSERT INTO wide SELECT array_fill(i::real, ARRAY[2000])::vector FROM generate_series(1, 4000) i;
+CREATE INDEX wide_idx ON wide USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8);
+SELECT embed_hnsw_check('wide_idx') AS structure_checked,
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) AS structure_bytes \gset
+SELECT embed_hnsw_check('wide_idx', true) AS heap_checked,
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) - :structure_bytes < 8 * 1024 * 1024
+	AS heap_check_frees_values;
+DROP TABLE wide;

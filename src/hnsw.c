@@ -135,7 +135,9 @@ hnsw_buildphasename(int64 phasenum)
  * startup cost); returning every row means walking the whole graph (the
  * total cost).  The planner interpolates between the two for a LIMIT, so
  * ORDER BY ... LIMIT k picks the index and a full ORDER BY does not.
- * Without an ORDER BY the index is useless: infinite cost.
+ * Without an ORDER BY the index is useless, and with two distances (the
+ * second breaking ties of the first) it cannot order the rows: infinite
+ * cost.
  */
 static void
 hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -150,7 +152,7 @@ hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		levels;
 	Relation	index;
 
-	if (path->indexorderbys == NIL)
+	if (list_length(path->indexorderbys) != 1)
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();

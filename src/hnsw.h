@@ -24,7 +24,9 @@
  * -------
  * Pages are read and changed under buffer content locks, one page at a
  * time (an insert that splits an element and its neighbour tuple over two
- * pages takes the second lock conditionally, so no lock cycle exists).
+ * pages takes the second lock conditionally, and the lock of a page just
+ * added is only tried under the relation extension lock, never waited for,
+ * so no lock cycle exists).
  * A heavyweight page lock on EMBED_HNSW_UPDATE_LOCK serialises changes of
  * the entry point: inserts hold it in share mode, and in exclusive mode
  * only when they become the new entry point; VACUUM takes it exclusively
@@ -254,6 +256,13 @@ typedef struct EmbedHnswNeighborChoice
 	float		distance;
 	const float *vec;
 } EmbedHnswNeighborChoice;
+
+/* vector.c: distance functions the index computes with its own kernels */
+Datum		embed_vector_l2_distance(PG_FUNCTION_ARGS);
+Datum		embed_vector_l2_squared_distance(PG_FUNCTION_ARGS);
+Datum		embed_vector_negative_inner_product(PG_FUNCTION_ARGS);
+Datum		embed_vector_cosine_distance(PG_FUNCTION_ARGS);
+Datum		embed_vector_l1_distance(PG_FUNCTION_ARGS);
 
 /* hnsw.c */
 extern relopt_kind embed_hnsw_relopt_kind;

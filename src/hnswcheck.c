@@ -8,8 +8,9 @@
  * the second checks every neighbour list (no dangling TIDs, no self links,
  * no duplicates, targets present on the layer).  A link to an element
  * added after the first pass read its page is resolved by reading that
- * element then.  With heapallindexed, every heap tuple visible to a
- * snapshot taken before the walk must have an element pointing at it.
+ * element then, and so is an element's neighbour tuple written after the
+ * first pass read its page.  With heapallindexed, every heap tuple visible
+ * to a snapshot taken before the walk must have an element pointing at it.
  * Any inconsistency raises index_corrupted (XX002).
  */
 #include "postgres.h"
@@ -49,6 +50,7 @@ typedef struct CheckState
 	EmbedHnswTidSet heaptids;	/* heap TIDs of live elements */
 	EmbedHnswSupport support;
 	int64		heapChecked;
+	MemoryContext tupleCtx;		/* reset for every heap tuple */
 } CheckState;
 
 /* Raise index_corrupted with a message about the index. */
@@ -61,13 +63,47 @@ corrupt(CheckState *cs, const char *detail)
 			 errdetail_internal("%s", detail)));
 }
 
-/* Whether tid addresses a block of the index other than the meta page. */
+/*
+ * Whether tid addresses a block of the index other than the meta page (the
+ * index may have grown since pass 1 began).
+ */
 static bool
 tid_in_range(CheckState *cs, ItemPointer tid)
 {
-	return ItemPointerIsValid(tid) &&
-		ItemPointerGetBlockNumber(tid) >= EMBED_HNSW_HEAD_BLKNO &&
-		ItemPointerGetBlockNumber(tid) < cs->nblocks;
+	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
+
+	if (!ItemPointerIsValid(tid) || blkno < EMBED_HNSW_HEAD_BLKNO)
+		return false;
+	return blkno < cs->nblocks || blkno < RelationGetNumberOfBlocks(cs->index);
+}
+
+/* The checks of an element tuple that need the meta page. */
+static void
+check_element_fields(CheckState *cs, EmbedHnswElementTuple etup, BlockNumber blkno, OffsetNumber off)
+{
+	/* the first insert into an untyped index may have come after our read */
+	if (cs->meta.dimensions == 0)
+		embed_hnsw_read_meta(cs->index, &cs->meta);
+	if (etup->dim != cs->meta.dimensions)
+		corrupt(cs, psprintf("element (%u,%u) has %d dimensions, the meta page says %u",
+							 blkno, off, etup->dim, cs->meta.dimensions));
+	if (!tid_in_range(cs, &etup->neighbortid))
+		corrupt(cs, psprintf("element (%u,%u) points to neighbor tuple (%u,%u) outside the index",
+							 blkno, off, ItemPointerGetBlockNumberNoCheck(&etup->neighbortid),
+							 ItemPointerGetOffsetNumberNoCheck(&etup->neighbortid)));
+}
+
+/* Whether the item at tid of a locked page starts with the given tuple type. */
+static bool
+item_has_type(Page page, OffsetNumber off, uint8 type)
+{
+	ItemId		itemid;
+
+	if (PageIsNew(page) || off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return false;
+	itemid = PageGetItemId(page, off);
+	return ItemIdIsNormal(itemid) && ItemIdGetLength(itemid) >= sizeof(uint32) &&
+		*(uint8 *) PageGetItem(page, itemid) == type;
 }
 
 /* Record an element (pass 1, or a late one found by pass 2). */
@@ -83,41 +119,64 @@ remember_element(CheckState *cs, ItemPointer tid, EmbedHnswElementTuple etup)
 
 /*
  * The recorded element at tid, or NULL if there is none.  An element added
- * by a concurrent insert after pass 1 is read and validated now.
+ * by a concurrent insert after pass 1 read its page is read and validated
+ * now.
  */
 static ElementEntry *
 lookup_element(CheckState *cs, ItemPointer tid)
 {
 	ElementEntry *entry = NULL;
 	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
 	Buffer		buf;
 	Page		page;
-	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
-	ItemId		itemid;
 
-	if (ItemPointerIsValid(tid) && blkno >= EMBED_HNSW_HEAD_BLKNO && blkno < cs->nblocks)
-		entry = hash_search(cs->elements, tid, HASH_FIND, NULL);
-	if (entry != NULL || !ItemPointerIsValid(tid) || blkno < EMBED_HNSW_HEAD_BLKNO ||
-		blkno >= RelationGetNumberOfBlocks(cs->index))
+	if (!tid_in_range(cs, tid))
+		return NULL;
+	entry = hash_search(cs->elements, tid, HASH_FIND, NULL);
+	if (entry != NULL)
 		return entry;
 
 	buf = ReadBuffer(cs->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (!PageIsNew(page) && off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	embed_hnsw_check_page(cs->index, page, blkno);
+	if (item_has_type(page, off, EMBED_HNSW_ELEMENT_TUPLE))
 	{
-		itemid = PageGetItemId(page, off);
-		if (ItemIdIsNormal(itemid) && ItemIdGetLength(itemid) >= sizeof(uint32) &&
-			*(uint8 *) PageGetItem(page, itemid) == EMBED_HNSW_ELEMENT_TUPLE)
-		{
-			EmbedHnswElementTuple etup = embed_hnsw_get_element(cs->index, page, blkno, off);
+		EmbedHnswElementTuple etup = embed_hnsw_get_element(cs->index, page, blkno, off);
 
-			if (etup->level <= embed_hnsw_max_level(cs->meta.m))
-				entry = remember_element(cs, tid, etup);
+		if (etup->level <= embed_hnsw_max_level(cs->meta.m))
+		{
+			check_element_fields(cs, etup, blkno, off);
+			entry = remember_element(cs, tid, etup);
 		}
 	}
 	UnlockReleaseBuffer(buf);
 	return entry;
+}
+
+/*
+ * Whether tid is a neighbour tuple: one met in pass 1, or one written by a
+ * concurrent insert after pass 1 read its page.
+ */
+static bool
+is_neighbor_tuple(CheckState *cs, ItemPointer tid)
+{
+	Buffer		buf;
+	bool		found;
+
+	if (embed_hnsw_tidset_contains(&cs->neighborTuples, tid))
+		return true;
+	if (!tid_in_range(cs, tid))
+		return false;
+	buf = ReadBuffer(cs->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	embed_hnsw_check_page(cs->index, BufferGetPage(buf), ItemPointerGetBlockNumber(tid));
+	found = item_has_type(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), EMBED_HNSW_NEIGHBOR_TUPLE);
+	UnlockReleaseBuffer(buf);
+	if (found)
+		embed_hnsw_tidset_add(&cs->neighborTuples, tid);
+	return found;
 }
 
 /* Pass 1 for one element tuple. */
@@ -139,14 +198,7 @@ check_element(CheckState *cs, Page page, BlockNumber blkno, OffsetNumber off)
 							 ItemPointerIsValid(&etup->heaptid) ? "" : "n invalid"));
 	etup = embed_hnsw_get_element(cs->index, page, blkno, off);
 	ItemPointerSet(&tid, blkno, off);
-	if (etup->dim != cs->meta.dimensions)
-		corrupt(cs, psprintf("element (%u,%u) has %d dimensions, the meta page says %u",
-							 blkno, off, etup->dim, cs->meta.dimensions));
-	if (!tid_in_range(cs, &etup->neighbortid))
-		corrupt(cs, psprintf("element (%u,%u) points to neighbor tuple (%u,%u) outside the index",
-							 blkno, off, ItemPointerGetBlockNumberNoCheck(&etup->neighbortid),
-							 ItemPointerGetOffsetNumberNoCheck(&etup->neighbortid)));
-
+	check_element_fields(cs, etup, blkno, off);
 	remember_element(cs, &tid, etup);
 	if (!etup->deleted)
 		embed_hnsw_tidset_add(&cs->heaptids, &etup->heaptid);
@@ -199,7 +251,7 @@ check_links(CheckState *cs, ElementEntry *element)
 	ItemPointerData *slots;
 	int			count;
 
-	if (!embed_hnsw_tidset_contains(&cs->neighborTuples, &element->neighbortid))
+	if (!is_neighbor_tuple(cs, &element->neighbortid))
 		corrupt(cs, psprintf("element (%u,%u) points to (%u,%u), which is not a neighbor tuple",
 							 ItemPointerGetBlockNumber(&element->tid),
 							 ItemPointerGetOffsetNumber(&element->tid), nblkno, noff));
@@ -282,20 +334,24 @@ heap_tuple_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull
 					bool tupleIsAlive, void *state)
 {
 	CheckState *cs = (CheckState *) state;
-	EmbedVector *value;
-	float	   *buf;
+	MemoryContext oldCtx;
+	bool		indexable = true;
 
 	if (isnull[0])
 		return;
-	value = DatumGetEmbedVector(values[0]);
+	/* the value may be toasted: detoast it where it is freed right after */
+	oldCtx = MemoryContextSwitchTo(cs->tupleCtx);
 	if (cs->support.normprocinfo != NULL)
 	{
 		/* zero vectors are not indexed under cosine */
-		buf = palloc(sizeof(float) * value->dim);
-		if (!embed_hnsw_prepare_vector(&cs->support, value, buf))
-			return;
-		pfree(buf);
+		EmbedVector *value = DatumGetEmbedVector(values[0]);
+
+		indexable = embed_hnsw_prepare_vector(&cs->support, value, palloc(sizeof(float) * value->dim));
 	}
+	MemoryContextSwitchTo(oldCtx);
+	MemoryContextReset(cs->tupleCtx);
+	if (!indexable)
+		return;
 	cs->heapChecked++;
 	if (!embed_hnsw_tidset_contains(&cs->heaptids, tid))
 		ereport(ERROR,
@@ -317,9 +373,12 @@ check_heap(CheckState *cs, Snapshot snapshot)
 	embed_hnsw_init_support(&cs->support, cs->index);
 	if (cs->meta.dimensions > 0)
 		embed_hnsw_support_set_dim(&cs->support, cs->meta.dimensions);
+	cs->tupleCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw check heap tuple",
+										 ALLOCSET_DEFAULT_SIZES);
 	scan = table_beginscan_strat(cs->heap, snapshot, 0, NULL, true, false);
 	table_index_build_scan(cs->heap, cs->index, indexInfo, true, false, heap_tuple_callback,
 						   cs, scan);
+	MemoryContextDelete(cs->tupleCtx);
 }
 
 /* Open the index, making sure it is a valid hnsw index. */

@@ -183,8 +183,8 @@ embed_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 	if (so->first)
 	{
 		pgstat_count_index_scan(scan->indexRelation);
-		if (scan->orderByData == NULL)
-			elog(ERROR, "cannot scan hnsw index without order");
+		if (scan->numberOfOrderBys != 1)
+			elog(ERROR, "an hnsw index scan needs exactly one ORDER BY distance");
 		/* no pin is held on returned TIDs, so they are safe only under MVCC */
 		if (!IsMVCCSnapshot(scan->xs_snapshot))
 			elog(ERROR, "non-MVCC snapshots are not supported with hnsw");

@@ -20,31 +20,29 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "distance.h"
 #include "hnsw.h"
 
-/* Map support function 1 to a distance kernel by its name. */
+/*
+ * Map support function 1 to a distance kernel when it is one of the vector
+ * type's own C functions, whatever its SQL name; anything else (including
+ * a function of another schema with one of their names) goes through fmgr.
+ */
 static EmbedHnswMetric
-metric_for_function(Oid procid, bool normalised)
+metric_for_function(const FmgrInfo *procinfo, bool normalised)
 {
-	char	   *name = get_func_name(procid);
+	PGFunction	fn = procinfo->fn_addr;
 
-	if (name == NULL)
-		return EMBED_HNSW_METRIC_FMGR;
-	if (strcmp(name, "l2_squared_distance") == 0 ||
-		strcmp(name, "vector_l2_squared_distance") == 0 ||
-		strcmp(name, "l2_distance") == 0)
+	if (fn == embed_vector_l2_squared_distance || fn == embed_vector_l2_distance)
 		return EMBED_HNSW_METRIC_L2;
-	if (strcmp(name, "negative_inner_product") == 0 ||
-		strcmp(name, "vector_negative_inner_product") == 0)
+	if (fn == embed_vector_negative_inner_product)
 		return EMBED_HNSW_METRIC_NEG_IP;
-	if (normalised && strcmp(name, "cosine_distance") == 0)
+	if (normalised && fn == embed_vector_cosine_distance)
 		return EMBED_HNSW_METRIC_COSINE;
-	if (strcmp(name, "l1_distance") == 0)
+	if (fn == embed_vector_l1_distance)
 		return EMBED_HNSW_METRIC_L1;
 	return EMBED_HNSW_METRIC_FMGR;
 }
@@ -60,8 +58,7 @@ embed_hnsw_init_support(EmbedHnswSupport *support, Relation index)
 	support->normprocinfo = OidIsValid(normproc) ?
 		index_getprocinfo(index, 1, EMBED_HNSW_NORM_PROC) : NULL;
 	support->collation = index->rd_indcollation[0];
-	support->metric = metric_for_function(index_getprocid(index, 1, EMBED_HNSW_DISTANCE_PROC),
-										  support->normprocinfo != NULL);
+	support->metric = metric_for_function(support->procinfo, support->normprocinfo != NULL);
 	support->dim = 0;
 }
 
@@ -165,22 +162,39 @@ embed_hnsw_init_page(Page page)
 	opaque->page_id = EMBED_HNSW_PAGE_ID;
 }
 
-/* Extend the index by one page; returns it exclusively locked. */
+/*
+ * Extend the index by one page; returns it exclusively locked and still
+ * empty.  Inserts look for space on every page up to the end of the index,
+ * so another backend can lock a page between its extension and our lock
+ * and fill it: then we extend again.  The new page's lock is only tried
+ * under the extension lock, never waited for, since whoever holds it may
+ * be waiting for the extension lock itself.
+ */
 Buffer
 embed_hnsw_new_buffer(Relation index, ForkNumber forkNum)
 {
-	Buffer		buf;
 	/* parallel build workers do not see the index as local */
 	bool		needLock = !RELATION_IS_LOCAL(index) || IsInParallelMode();
 
-	if (needLock)
-		LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, forkNum, P_NEW, RBM_NORMAL, NULL);
-	/* lock the page before others can see it, or they could fill it first */
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needLock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-	return buf;
+	for (;;)
+	{
+		Buffer		buf;
+		bool		locked;
+
+		if (needLock)
+			LockRelationForExtension(index, ExclusiveLock);
+		buf = ReadBufferExtended(index, forkNum, P_NEW, RBM_NORMAL, NULL);
+		locked = ConditionalLockBuffer(buf);
+		if (needLock)
+			UnlockRelationForExtension(index, ExclusiveLock);
+		if (locked && PageIsNew(BufferGetPage(buf)))
+			return buf;
+		if (locked)
+			UnlockReleaseBuffer(buf);
+		else
+			ReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Initialise the meta page of an empty graph. */

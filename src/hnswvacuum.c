@@ -5,10 +5,12 @@
  *   1. collect the elements whose heap tuple is dead (and the tombstones
  *      left by earlier runs), and remember the highest live element;
  *   2. repair the graph: if the entry point died, link up the highest live
- *      element and make it the entry point; then every live element with a
- *      neighbour in the dead set gets fresh neighbours from a search that
- *      walks through dead elements but never selects them, and the new
- *      neighbours get a link back;
+ *      element and make it the entry point (if pass 1 saw none alive, the
+ *      highest element inserted since VACUUM began, so that a graph whose
+ *      old elements all died still reaches the new ones); then every live
+ *      element with a neighbour in the dead set gets fresh neighbours from
+ *      a search that walks through dead elements but never selects them,
+ *      and the new neighbours get a link back;
  *   3. mark the dead elements as tombstones (deleted, heap TID cleared).
  * Passes 2 and 3 read a dead element's vector and links until the end, so
  * concurrent searches and inserts keep working throughout.
@@ -40,6 +42,7 @@ typedef struct VacuumState
 	int			dyingCap;
 	EmbedHnswCandidate highest; /* highest live element */
 	bool		hasHighest;
+	BlockNumber insertStart;	/* inserts during VACUUM write from here on */
 	MemoryContext tmpCtx;
 } VacuumState;
 
@@ -52,6 +55,53 @@ vacuum_read(VacuumState *vs, BlockNumber blkno, int mode)
 	LockBuffer(buf, mode);
 	embed_hnsw_check_page(vs->index, BufferGetPage(buf), blkno);
 	return buf;
+}
+
+/* The element tuple at off of a locked page, validated; NULL for other tuples. */
+static EmbedHnswElementTuple
+page_element(VacuumState *vs, Page page, BlockNumber blkno, OffsetNumber off)
+{
+	ItemId		itemid = PageGetItemId(page, off);
+
+	if (!ItemIdIsNormal(itemid) ||
+		((EmbedHnswElementTuple) PageGetItem(page, itemid))->type != EMBED_HNSW_ELEMENT_TUPLE)
+		return NULL;
+	return embed_hnsw_get_element(vs->index, page, blkno, off);
+}
+
+/* Fill a candidate from the element tuple at tid. */
+static void
+set_candidate(EmbedHnswCandidate *c, ItemPointer tid, EmbedHnswElementTuple etup)
+{
+	c->tid = *tid;
+	c->heaptid = etup->heaptid;
+	c->neighbortid = etup->neighbortid;
+	c->level = etup->level;
+}
+
+/*
+ * The live elements of a page that are not in the dead set; returns how
+ * many were written to elements (room for MaxOffsetNumber).
+ */
+static int
+live_elements(VacuumState *vs, BlockNumber blkno, EmbedHnswCandidate *elements)
+{
+	Buffer		buf = vacuum_read(vs, blkno, BUFFER_LOCK_SHARE);
+	Page		page = BufferGetPage(buf);
+	int			n = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber;
+		 !PageIsNew(page) && off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		EmbedHnswElementTuple etup = page_element(vs, page, blkno, off);
+		ItemPointerData tid;
+
+		ItemPointerSet(&tid, blkno, off);
+		if (etup != NULL && !etup->deleted && !embed_hnsw_tidset_contains(&vs->dead, &tid))
+			set_candidate(&elements[n++], &tid, etup);
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
 }
 
 /* Remember an element that pass 3 must mark deleted. */
@@ -83,16 +133,11 @@ collect_dead(VacuumState *vs)
 		for (OffsetNumber off = FirstOffsetNumber;
 			 !PageIsNew(page) && off <= PageGetMaxOffsetNumber(page); off++)
 		{
-			EmbedHnswElementTuple etup;
+			EmbedHnswElementTuple etup = page_element(vs, page, blkno, off);
 			ItemPointerData tid;
 
-			if (!ItemIdIsNormal(PageGetItemId(page, off)))
+			if (etup == NULL)
 				continue;
-			etup = (EmbedHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
-
-			if (etup->type != EMBED_HNSW_ELEMENT_TUPLE)
-				continue;
-			etup = embed_hnsw_get_element(vs->index, page, blkno, off);
 			ItemPointerSet(&tid, blkno, off);
 			if (etup->deleted)
 				embed_hnsw_tidset_add(&vs->dead, &tid);
@@ -106,13 +151,8 @@ collect_dead(VacuumState *vs)
 			{
 				vs->stats->num_index_tuples++;
 				if (!vs->hasHighest || etup->level > vs->highest.level)
-				{
-					vs->hasHighest = true;
-					vs->highest.tid = tid;
-					vs->highest.heaptid = etup->heaptid;
-					vs->highest.neighbortid = etup->neighbortid;
-					vs->highest.level = etup->level;
-				}
+					set_candidate(&vs->highest, &tid, etup);
+				vs->hasHighest = true;
 			}
 		}
 		UnlockReleaseBuffer(buf);
@@ -234,15 +274,50 @@ needs_repair(VacuumState *vs, EmbedHnswCandidate *element)
 	return false;
 }
 
-/* Set the meta page's entry point (or clear it) under the update lock. */
+/*
+ * The highest live element an insert added while this VACUUM ran, if any:
+ * it lies on or after the page inserts started from when VACUUM began.
+ * The caller holds the update lock exclusively, so no insert is under way.
+ */
+static bool
+find_late_element(VacuumState *vs, EmbedHnswCandidate *late)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+	EmbedHnswCandidate *elements = palloc(sizeof(EmbedHnswCandidate) * MaxOffsetNumber);
+	bool		found = false;
+
+	for (BlockNumber blkno = Max(vs->insertStart, EMBED_HNSW_HEAD_BLKNO); blkno < nblocks; blkno++)
+	{
+		int			n = live_elements(vs, blkno, elements);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < n; i++)
+		{
+			if (!found || elements[i].level > late->level)
+				*late = elements[i];
+			found = true;
+		}
+	}
+	pfree(elements);
+	return found;
+}
+
+/*
+ * Set the meta page's entry point under the update lock: to newEntry, or
+ * when pass 1 saw no live element, to the highest element inserted since,
+ * or else to nothing.
+ */
 static void
 replace_entry_point(VacuumState *vs, ItemPointer oldEntry, EmbedHnswCandidate *newEntry)
 {
 	Buffer		buf;
 	GenericXLogState *state;
 	EmbedHnswMetaPage meta;
+	EmbedHnswCandidate late;
 
 	LockPage(vs->index, EMBED_HNSW_UPDATE_LOCK, ExclusiveLock);
+	if (newEntry == NULL && find_late_element(vs, &late))
+		newEntry = &late;
 	buf = vacuum_read(vs, EMBED_HNSW_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(vs->index);
 	meta = EmbedHnswPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0));
@@ -276,6 +351,7 @@ repair_graph(VacuumState *vs)
 {
 	BlockNumber nblocks;
 	ItemPointerData entryTid;
+	EmbedHnswCandidate *elements;
 
 	embed_hnsw_read_meta(vs->index, &vs->meta);
 	if (vs->meta.entryBlkno == InvalidBlockNumber)
@@ -298,39 +374,13 @@ repair_graph(VacuumState *vs)
 	}
 
 	nblocks = RelationGetNumberOfBlocks(vs->index);
+	elements = palloc(sizeof(EmbedHnswCandidate) * MaxOffsetNumber);
 	for (BlockNumber blkno = EMBED_HNSW_HEAD_BLKNO; blkno < nblocks; blkno++)
 	{
-		EmbedHnswCandidate elements[MaxOffsetNumber];
-		int			nelements = 0;
-		Buffer		buf;
-		Page		page;
+		int			nelements;
 
 		vacuum_delay_point();
-		buf = vacuum_read(vs, blkno, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		for (OffsetNumber off = FirstOffsetNumber;
-			 !PageIsNew(page) && off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			EmbedHnswElementTuple etup;
-			EmbedHnswCandidate *c = &elements[nelements];
-
-			if (!ItemIdIsNormal(PageGetItemId(page, off)))
-				continue;
-			etup = (EmbedHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
-
-			if (etup->type != EMBED_HNSW_ELEMENT_TUPLE)
-				continue;
-			etup = embed_hnsw_get_element(vs->index, page, blkno, off);
-			ItemPointerSet(&c->tid, blkno, off);
-			if (etup->deleted || embed_hnsw_tidset_contains(&vs->dead, &c->tid))
-				continue;
-			c->heaptid = etup->heaptid;
-			c->neighbortid = etup->neighbortid;
-			c->level = etup->level;
-			nelements++;
-		}
-		UnlockReleaseBuffer(buf);
-
+		nelements = live_elements(vs, blkno, elements);
 		for (int i = 0; i < nelements; i++)
 		{
 			MemoryContext oldCtx = MemoryContextSwitchTo(vs->tmpCtx);
@@ -342,6 +392,7 @@ repair_graph(VacuumState *vs)
 			MemoryContextReset(vs->tmpCtx);
 		}
 	}
+	pfree(elements);
 }
 
 /* Pass 3: turn the dying elements into tombstones, one WAL record per page. */
@@ -374,6 +425,21 @@ mark_deleted(VacuumState *vs)
 	}
 }
 
+/*
+ * The meta page's insert hint, read while no insert is under way: every
+ * element inserted from now on is placed on that page or after it.
+ */
+static BlockNumber
+insert_start(Relation index)
+{
+	EmbedHnswMetaPageData meta;
+
+	LockPage(index, EMBED_HNSW_UPDATE_LOCK, ExclusiveLock);
+	embed_hnsw_read_meta(index, &meta);
+	UnlockPage(index, EMBED_HNSW_UPDATE_LOCK, ExclusiveLock);
+	return meta.insertPage;
+}
+
 /* ambulkdelete */
 IndexBulkDeleteResult *
 embed_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -397,6 +463,7 @@ embed_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 									  ALLOCSET_DEFAULT_SIZES);
 
 	stats->num_index_tuples = 0;
+	vs.insertStart = insert_start(vs.index);
 	collect_dead(&vs);
 	if (vs.ndying > 0)
 	{

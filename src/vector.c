@@ -466,16 +466,52 @@ embed_vector_to_float4(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(embed_vector_l2_distance);
-/* Euclidean distance: the <-> operator. */
-Datum
-embed_vector_l2_distance(PG_FUNCTION_ARGS)
+/* The distances and similarities computed by distance_of_args(). */
+typedef enum VectorDistance
+{
+	DISTANCE_L2,
+	DISTANCE_L2_SQUARED,
+	DISTANCE_INNER_PRODUCT,
+	DISTANCE_NEGATIVE_INNER_PRODUCT,
+	DISTANCE_COSINE,
+	SIMILARITY_COSINE,
+	DISTANCE_L1
+} VectorDistance;
+
+/* A distance between the two vector arguments, which must have the same dimensions. */
+static double
+distance_of_args(FunctionCallInfo fcinfo, VectorDistance which)
 {
 	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
 	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
 
 	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8(sqrt((double) embed_l2_squared_distance(a->x, b->x, a->dim)));
+	switch (which)
+	{
+		case DISTANCE_L2:
+			return sqrt((double) embed_l2_squared_distance(a->x, b->x, a->dim));
+		case DISTANCE_L2_SQUARED:
+			return (double) embed_l2_squared_distance(a->x, b->x, a->dim);
+		case DISTANCE_INNER_PRODUCT:
+			return (double) embed_inner_product(a->x, b->x, a->dim);
+		case DISTANCE_NEGATIVE_INNER_PRODUCT:
+			return -(double) embed_inner_product(a->x, b->x, a->dim);
+		case DISTANCE_COSINE:
+			return embed_cosine_distance(a->x, b->x, a->dim);
+		case SIMILARITY_COSINE:
+			return embed_cosine_similarity(a->x, b->x, a->dim);
+		case DISTANCE_L1:
+			return (double) embed_l1_distance(a->x, b->x, a->dim);
+	}
+	pg_unreachable();
+}
+
+PG_FUNCTION_INFO_V1(embed_vector_l2_distance);
+/* Euclidean distance: the <-> operator. */
+Datum
+embed_vector_l2_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_L2));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_l2_squared_distance);
@@ -483,11 +519,7 @@ PG_FUNCTION_INFO_V1(embed_vector_l2_squared_distance);
 Datum
 embed_vector_l2_squared_distance(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8((double) embed_l2_squared_distance(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_L2_SQUARED));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_inner_product);
@@ -495,11 +527,7 @@ PG_FUNCTION_INFO_V1(embed_vector_inner_product);
 Datum
 embed_vector_inner_product(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8((double) embed_inner_product(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_INNER_PRODUCT));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_negative_inner_product);
@@ -507,11 +535,7 @@ PG_FUNCTION_INFO_V1(embed_vector_negative_inner_product);
 Datum
 embed_vector_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8(-(double) embed_inner_product(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_NEGATIVE_INNER_PRODUCT));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_cosine_distance);
@@ -519,11 +543,7 @@ PG_FUNCTION_INFO_V1(embed_vector_cosine_distance);
 Datum
 embed_vector_cosine_distance(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8(embed_cosine_distance(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_COSINE));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_cosine_similarity);
@@ -531,11 +551,7 @@ PG_FUNCTION_INFO_V1(embed_vector_cosine_similarity);
 Datum
 embed_vector_cosine_similarity(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8(embed_cosine_similarity(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, SIMILARITY_COSINE));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_l1_distance);
@@ -543,11 +559,7 @@ PG_FUNCTION_INFO_V1(embed_vector_l1_distance);
 Datum
 embed_vector_l1_distance(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-
-	embed_vector_check_same_dims(a, b);
-	PG_RETURN_FLOAT8((double) embed_l1_distance(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(distance_of_args(fcinfo, DISTANCE_L1));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_dims);
@@ -593,10 +605,21 @@ embed_vector_l2_normalize(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(embed_vector_add);
-/* Element-wise sum. */
-Datum
-embed_vector_add(PG_FUNCTION_ARGS)
+/* The element-wise operations computed by elementwise_of_args(). */
+typedef enum ElementwiseOp
+{
+	ELEMENTWISE_ADD,
+	ELEMENTWISE_SUB,
+	ELEMENTWISE_MUL
+} ElementwiseOp;
+
+/*
+ * The two vector arguments (same dimensions) combined element by element;
+ * overflow raises 22003, and so does a product that underflows to zero,
+ * like float4mul.
+ */
+static EmbedVector *
+elementwise_of_args(FunctionCallInfo fcinfo, ElementwiseOp op)
 {
 	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
 	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
@@ -604,10 +627,37 @@ embed_vector_add(PG_FUNCTION_ARGS)
 
 	embed_vector_check_same_dims(a, b);
 	result = embed_vector_new(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] + b->x[i];
+	switch (op)
+	{
+		case ELEMENTWISE_ADD:
+			for (int i = 0; i < a->dim; i++)
+				result->x[i] = a->x[i] + b->x[i];
+			break;
+		case ELEMENTWISE_SUB:
+			for (int i = 0; i < a->dim; i++)
+				result->x[i] = a->x[i] - b->x[i];
+			break;
+		case ELEMENTWISE_MUL:
+			for (int i = 0; i < a->dim; i++)
+				result->x[i] = a->x[i] * b->x[i];
+			break;
+	}
 	check_overflow(result->x, result->dim);
-	PG_RETURN_EMBED_VECTOR_P(result);
+	if (op == ELEMENTWISE_MUL)
+	{
+		for (int i = 0; i < a->dim; i++)
+			if (result->x[i] == 0 && a->x[i] != 0 && b->x[i] != 0)
+				float_underflow_error();
+	}
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(embed_vector_add);
+/* Element-wise sum. */
+Datum
+embed_vector_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_EMBED_VECTOR_P(elementwise_of_args(fcinfo, ELEMENTWISE_ADD));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_sub);
@@ -615,16 +665,7 @@ PG_FUNCTION_INFO_V1(embed_vector_sub);
 Datum
 embed_vector_sub(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-	EmbedVector *result;
-
-	embed_vector_check_same_dims(a, b);
-	result = embed_vector_new(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] - b->x[i];
-	check_overflow(result->x, result->dim);
-	PG_RETURN_EMBED_VECTOR_P(result);
+	PG_RETURN_EMBED_VECTOR_P(elementwise_of_args(fcinfo, ELEMENTWISE_SUB));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_mul);
@@ -632,19 +673,7 @@ PG_FUNCTION_INFO_V1(embed_vector_mul);
 Datum
 embed_vector_mul(PG_FUNCTION_ARGS)
 {
-	EmbedVector *a = PG_GETARG_EMBED_VECTOR_P(0);
-	EmbedVector *b = PG_GETARG_EMBED_VECTOR_P(1);
-	EmbedVector *result;
-
-	embed_vector_check_same_dims(a, b);
-	result = embed_vector_new(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] * b->x[i];
-	check_overflow(result->x, result->dim);
-	for (int i = 0; i < a->dim; i++)
-		if (result->x[i] == 0 && a->x[i] != 0 && b->x[i] != 0)
-			float_underflow_error();
-	PG_RETURN_EMBED_VECTOR_P(result);
+	PG_RETURN_EMBED_VECTOR_P(elementwise_of_args(fcinfo, ELEMENTWISE_MUL));
 }
 
 PG_FUNCTION_INFO_V1(embed_vector_concat);

@@ -1,6 +1,6 @@
 # hnsw recall at LIMIT 10 on 10k seeded random vectors: serial builds of
 # every metric, a build that outgrows maintenance_work_mem (with its
-# progress report), parallel builds (one of them outgrowing
+# progress report), parallel builds (some of them outgrowing
 # maintenance_work_mem), and an index filled by concurrent pgbench clients.
 use strict;
 use warnings;
@@ -123,6 +123,28 @@ is( $node->safe_psql('postgres', q{
 	SET hnsw.ef_search = 100;
 	SELECT count(*) FROM wide w WHERE w.id % 100 = 0 AND w.id NOT IN (SELECT id FROM wide ORDER BY v <-> w.v LIMIT 1)}),
 	'0', 'every sampled row is its own nearest neighbour');
+
+# Parallel builds with a long on-disk phase: after the early overflow
+# every participant extends the index side by side (three builds, so that
+# a race between them shows).
+$node->safe_psql('postgres', q{
+CREATE TABLE narrow (id int PRIMARY KEY, v vector(4)) WITH (parallel_workers = 2);
+INSERT INTO narrow SELECT i, ARRAY[i % 1000, i % 7, i % 13, 1]::real[]::vector FROM generate_series(1, 300000) i;});
+for my $build (1 .. 3)
+{
+	my ($rc, undef, $err) = $node->psql('postgres', q{
+		SET max_parallel_maintenance_workers = 2;
+		SET maintenance_work_mem = '16MB';
+		SET client_min_messages = debug1;
+		DROP INDEX IF EXISTS narrow_idx;
+		CREATE INDEX narrow_idx ON narrow USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8);});
+	is($rc, 0, "overflowing parallel build $build succeeds") or diag($err =~ /(ERROR:.*)/);
+	like($err, qr/hnsw build using 2 parallel workers.*no longer fits into maintenance_work_mem/s,
+		"build $build runs in parallel and overflows");
+}
+$node->safe_psql('postgres', q{SELECT embed_hnsw_check('narrow_idx', true)});
+pass('the index of the last overflowing parallel build passes embed_hnsw_check');
+$node->safe_psql('postgres', 'DROP TABLE narrow');
 
 # Concurrent inserts into an empty index.
 $node->safe_psql('postgres', q{

@@ -1,5 +1,6 @@
 # hnsw VACUUM: after deleting 75% of 10k rows the graph is repaired, recall
-# holds, deleted rows never come back, and new rows are found.
+# holds, deleted rows never come back, and new rows are found, also a row
+# inserted while VACUUM finds every element of the graph dead.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -83,6 +84,40 @@ $node->safe_psql('postgres', q{SELECT embed_hnsw_check('items_idx', true)});
 pass('the index passes embed_hnsw_check after the second VACUUM');
 cmp_ok($node->safe_psql('postgres', q{SELECT pg_relation_size('items_idx') / 8192}), '>=', $pages,
 	'the index keeps its pages');
+
+# Every element is dead, and a row comes in while VACUUM reads the index
+# (slowed down by the cost delay): the entry point must move to the new
+# row rather than leave the graph without one.
+$node->safe_psql('postgres', q{
+CREATE TABLE queue (id int, v vector(1000));
+INSERT INTO queue SELECT i, array_fill(i::real, ARRAY[1000])::vector FROM generate_series(1, 40) i;
+CREATE INDEX queue_idx ON queue USING hnsw (v vector_l2_ops);
+DELETE FROM queue;});
+my $vacuum = $node->background_psql('postgres');
+$vacuum->query_until(qr/started/, q{
+SET vacuum_cost_delay = '50ms';
+SET vacuum_cost_limit = 1;
+\echo started
+VACUUM queue;
+\echo vacuumed
+});
+ok( $node->poll_query_until('postgres',
+		q{SELECT phase = 'vacuuming indexes' FROM pg_stat_progress_vacuum WHERE relid = 'queue'::regclass}),
+	'VACUUM reaches the index');
+$node->safe_psql('postgres', q{INSERT INTO queue VALUES (1000, array_fill(7::real, ARRAY[1000])::vector)});
+$vacuum->query_until(qr/vacuumed/, '');
+$vacuum->quit;
+is( $node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT id FROM queue ORDER BY v <-> array_fill(7::real, ARRAY[1000])::vector LIMIT 5}),
+	'1000', 'the row inserted during VACUUM is found through the index');
+$node->safe_psql('postgres', q{INSERT INTO queue VALUES (1001, array_fill(8::real, ARRAY[1000])::vector)});
+is( $node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM queue ORDER BY v <-> array_fill(7::real, ARRAY[1000])::vector LIMIT 5) s}),
+	'1000,1001', 'and so is a row inserted after it');
+$node->safe_psql('postgres', q{SELECT embed_hnsw_check('queue_idx', true)});
+pass('the index passes embed_hnsw_check');
 
 $node->stop;
 done_testing();

@@ -1,5 +1,7 @@
 # hnsw under a concurrent mix of inserts, deletes, nearest-neighbour
-# queries and VACUUM: no client sees an error and the index stays sound.
+# queries, VACUUM and embed_hnsw_check: no client sees an error and the
+# index stays sound.  Then concurrent inserts of vectors so wide that each
+# one adds pages to the index.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -35,6 +37,7 @@ DELETE FROM items WHERE id = :d;},
 SET enable_seqscan = off;
 SELECT id FROM items ORDER BY v <=> (SELECT v FROM pool WHERE id = :q) LIMIT 10;},
 		'034_vacuum@1' => q{VACUUM items;},
+		'034_check@2' => q{SELECT embed_hnsw_check('items_idx');},
 	});
 
 $node->safe_psql('postgres', q{SELECT embed_hnsw_check('items_idx', true)});
@@ -47,6 +50,21 @@ is( $node->safe_psql('postgres', q{
 	SET hnsw.ef_search = 100;
 	SELECT count(*) FROM items i WHERE i.id NOT IN (SELECT id FROM items ORDER BY v <=> i.v LIMIT 3)}),
 	'0', 'every live row is found through the index');
+
+# Every insert extends the index here (one element per page): a backend
+# that scans for free space may lock a page another one has just added
+# before that one does, and neither insert may fail because of it.
+$node->safe_psql('postgres', q{
+CREATE TABLE wide (id serial PRIMARY KEY, v vector(1000));
+CREATE INDEX wide_idx ON wide USING hnsw (v vector_l2_ops);
+});
+$node->pgbench(
+	'-n -c 6 -j 2 -t 2500', 0,
+	[qr{processed: 15000/15000}], [qr{^$}],
+	'concurrent inserts that extend the index all succeed',
+	{ '034_wide' => q{INSERT INTO wide (v) SELECT array_fill(random()::real, ARRAY[1000])::vector;} });
+$node->safe_psql('postgres', q{SELECT embed_hnsw_check('wide_idx', true)});
+pass('the index filled by extending inserts passes embed_hnsw_check');
 
 $node->stop;
 done_testing();
