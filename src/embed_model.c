@@ -22,10 +22,15 @@
  * weights in this database.  Pins are written as the extension's owner and
  * only where writing is possible (not in a parallel worker, a read-only
  * transaction or on a standby); elsewhere an existing pin is still checked.
+ *
+ * Threads: embed.threads is the size of the backend's engine thread pool,
+ * created on first use (embed_thread_pool) and re-created when the setting
+ * changes.  The engine forces OpenBLAS's process-wide thread count to 1 and
+ * parallelises the forward pass itself, so results are bit-identical
+ * whatever embed.threads is.
  */
 #include "postgres.h"
 
-#include <cblas.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,7 +56,7 @@
 char	   *embed_default_model = NULL;
 /* ':'-separated folders holding one sub-folder per model. */
 char	   *embed_models_path = NULL;
-/* Threads OpenBLAS may use inside one backend. */
+/* Threads one embedding call may use in this backend (the backend's own included). */
 int			embed_threads = 1;
 
 #define EMBED_MAX_CACHED_MODELS 16
@@ -60,12 +65,9 @@ int			embed_threads = 1;
 static EmbedLoadedModel *model_cache[EMBED_MAX_CACHED_MODELS];
 static int	model_cache_count = 0;
 
-/* Apply embed.threads to OpenBLAS. */
-static void
-assign_threads(int newval, void *extra)
-{
-	openblas_set_num_threads(newval);
-}
+/* The engine's worker threads and the embed.threads value they were made for. */
+static EmbedThreadPool *thread_pool = NULL;
+static int	thread_pool_threads = 1;
 
 /* embed.models_path: every entry is absolute or starts with $sharedir. */
 static bool
@@ -106,14 +108,35 @@ embed_model_init(void)
 							   PGC_SUSET, 0,
 							   check_models_path, NULL, NULL);
 	DefineCustomIntVariable("embed.threads",
-							"Threads OpenBLAS may use for one embedding call in this backend.",
-							NULL,
+							"Threads used by one embedding call in this backend.",
+							"Results do not depend on this setting.",
 							&embed_threads,
 							1, 1, 64,
 							PGC_USERSET, 0,
-							NULL, assign_threads, NULL);
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("embed");
-	openblas_set_num_threads(embed_threads);
+}
+
+EmbedThreadPool *
+embed_thread_pool(void)
+{
+	if (thread_pool_threads != embed_threads)
+	{
+		embed_thread_pool_destroy(thread_pool);
+		thread_pool = NULL;
+		thread_pool_threads = 1;
+		if (embed_threads > 1)
+		{
+			thread_pool = embed_thread_pool_create(embed_threads);
+			if (thread_pool == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("could not start %d threads for embed.threads: %m", embed_threads),
+						 errhint("Lower embed.threads.")));
+			thread_pool_threads = embed_threads;
+		}
+	}
+	return thread_pool;
 }
 
 /* A model name is a folder name: letters, digits, '.', '_' and '-', not starting with '.'. */

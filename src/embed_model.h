@@ -10,6 +10,7 @@
 
 #include "model.h"
 #include "sha256.h"
+#include "threadpool.h"
 #include "tokenizer.h"
 
 /* One model loaded in this backend. */
@@ -46,6 +47,12 @@ EmbedLoadedModel *embed_get_model(const char *name, Oid schema, bool may_pin);
 const char *embed_default_model_name(void);
 /* Every model folder found in embed.models_path (first one wins per name). */
 List	   *embed_installed_models(void);
+/*
+ * This backend's engine thread pool for embed.threads threads (NULL when
+ * embed.threads is 1: the forward pass then runs on the backend's own
+ * thread); re-created when embed.threads changed since the last call.
+ */
+EmbedThreadPool *embed_thread_pool(void);
 /* ereport(ERROR) for an engine failure, with the SQLSTATE of its status. */
 void		embed_report_engine_error(EmbedStatus status, const char *model,
 									  const char *message) pg_attribute_noreturn();

@@ -107,6 +107,7 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 	const EmbedModelInfo *info = embed_model_info(m->model);
 	int			seq = 1;
 	int32_t    *ids;
+	EmbedThreadPool *pool;
 	size_t		workspace_bytes;
 	size_t		hidden_floats;
 	void	   *workspace;
@@ -122,7 +123,8 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 		memcpy(ids + (size_t) i * seq, texts[i].ids, sizeof(int32_t) * texts[i].count);
 		lengths[i] = texts[i].count;
 	}
-	if (!embed_bert_workspace_size(m->model, n, seq, &workspace_bytes))
+	pool = embed_thread_pool();
+	if (!embed_bert_workspace_size(m->model, n, seq, embed_thread_pool_threads(pool), &workspace_bytes))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("batch of %d texts of %d tokens is too large for model \"%s\"", n, seq, m->name)));
@@ -131,7 +133,7 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 	hidden = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(hidden_floats, sizeof(float)));
 
 	err[0] = '\0';
-	status = embed_bert_forward(m->model, ids, NULL, lengths, n, seq, hidden, workspace,
+	status = embed_bert_forward(m->model, pool, ids, NULL, lengths, n, seq, hidden, workspace,
 								embed_check_interrupts, NULL, err, sizeof(err));
 	if (status != EMBED_OK)
 		embed_report_engine_error(status, m->name, err);

@@ -3,14 +3,20 @@
  * all-MiniLM-L6-v2 shape (6 layers, 384 hidden, 12 heads, 1536 FFN) with
  * random weights, against a plain sgemm measured in the same process.
  *
- * usage: bench_engine [threads [seconds]]     (defaults: 1 thread, 2 s per case)
+ * usage: bench_engine [threads [seconds [LENGTHxBATCH ...]]]
+ *        (defaults: 1 thread, 2 s per case)
  *
- * Prints a Markdown table: tokens/s, milliseconds per batch and GFLOP/s
- * (matrix products and attention, counted by embed_bert_flops) for 16- and
- * 128-token sentences in batches of 1 and 32, plus a batch of 32 sentences
- * of mixed lengths padded to 128.  Each figure is the best of the runs made
- * in `seconds` (the machine may be shared; the best run is the least
- * disturbed one).
+ * Without cases, prints a Markdown table: tokens/s, sentences/s,
+ * milliseconds per batch and GFLOP/s (matrix products and attention,
+ * counted by embed_bert_flops) for 16-, 128- and 256-token sentences in
+ * batches of 1 and 32, plus a batch of 32 sentences of mixed lengths padded
+ * to 128.  With cases, prints one line per case for bench/engine/peers.sh:
+ *   RESULT engine THREADS LENGTH BATCH BEST_S MEDIAN_S GFLOPS PEAK_GFLOPS
+ * The forward pass runs on an engine thread pool of `threads` threads (none
+ * for 1).  The sgemm peak is `threads` single-threaded 1024^3 sgemms running
+ * at once, one per pool thread, which is how the engine uses OpenBLAS.
+ * Throughput figures are the best of the runs made in `seconds` (the
+ * machine may be shared; the best run is the least disturbed one).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 
 #include "bert.h"
 #include "model.h"
+#include "threadpool.h"
 
 #include "bert_writer.h"
 
@@ -28,62 +35,102 @@ now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(getenv("CPUTIME") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* GFLOP/s of C[M,N] = A[M,K] W[N,K]^T, best of repeated runs over `seconds`. */
-static double
-sgemm_gflops(int M, int N, int K, double seconds)
+/* One thread's operands of the peak measurement. */
+typedef struct PeakOperands
 {
-	float	   *A = malloc(sizeof(float) * M * K);
-	float	   *W = malloc(sizeof(float) * N * K);
-	float	   *C = malloc(sizeof(float) * M * N);
-	double		best = 1e30,
-				start = now();
+	int			M,
+				N,
+				K;
+	float	   *A[64],
+			   *W[64],
+			   *C[64];
+} PeakOperands;
 
-	for (size_t i = 0; i < (size_t) M * K; i++)
-		A[i] = (float) (i % 17) * 0.01f;
-	for (size_t i = 0; i < (size_t) N * K; i++)
-		W[i] = (float) (i % 13) * 0.01f;
+/* Task: one single-threaded sgemm on the thread's own operands. */
+static void
+peak_task(void *arg, int task, int thread)
+{
+	PeakOperands *p = arg;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->M, p->N, p->K, 1.0f, p->A[task], p->K,
+				p->W[task], p->K, 0.0f, p->C[task], p->N);
+}
+
+/*
+ * GFLOP/s of `threads` concurrent C[M,N] = A[M,K] W[N,K]^T (one per pool
+ * thread), best of repeated runs over `seconds`.
+ */
+static double
+sgemm_gflops(EmbedThreadPool *pool, int threads, int M, int N, int K, double seconds)
+{
+	PeakOperands p = {.M = M, .N = N, .K = K};
+	double		best = 1e30,
+				start;
+
+	for (int t = 0; t < threads; t++)
+	{
+		p.A[t] = malloc(sizeof(float) * M * K);
+		p.W[t] = malloc(sizeof(float) * N * K);
+		p.C[t] = malloc(sizeof(float) * M * N);
+		for (size_t i = 0; i < (size_t) M * K; i++)
+			p.A[t][i] = (float) (i % 17) * 0.01f;
+		for (size_t i = 0; i < (size_t) N * K; i++)
+			p.W[t][i] = (float) (i % 13) * 0.01f;
+	}
+	start = now();
 	do
 	{
 		double		t = now();
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
+		embed_thread_pool_run(pool, threads, peak_task, &p);
 		t = now() - t;
 		if (t < best)
 			best = t;
 	} while (now() - start < seconds);
-	free(A);
-	free(W);
-	free(C);
-	return 2.0 * M * N * K / best / 1e9;
+	for (int t = 0; t < threads; t++)
+	{
+		free(p.A[t]);
+		free(p.W[t]);
+		free(p.C[t]);
+	}
+	return 2.0 * M * N * K * threads / best / 1e9;
 }
 
-/* Run one case; prints a table row. */
+/* qsort comparator for doubles. */
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Time one case: best and median seconds per forward call. */
 static void
-bench_case(const EmbedModel *m, const char *label, int batch, int seq, const int32_t *lengths,
-		   double seconds, double peak)
+time_case(const EmbedModel *m, EmbedThreadPool *pool, int batch, int seq, const int32_t *lengths,
+		  double seconds, double *best, double *median)
 {
 	size_t		bytes;
 	void	   *ws;
 	int32_t    *ids = malloc(sizeof(int32_t) * batch * seq);
 	float	   *hidden = malloc(sizeof(float) * batch * seq * embed_model_info(m)->hidden);
 	char		err[256];
-	double		start,
-				best = 1e30;
-	int			reps = 0;
-	long		tokens = 0;
-	double		flops = embed_bert_flops(m, lengths, batch);
+	double		start;
+	double	   *times = NULL;
+	int			reps = 0,
+				cap = 0;
 
 	for (int i = 0; i < batch * seq; i++)
 		ids[i] = 1000 + (i * 7919) % 20000;
-	for (int b = 0; b < batch; b++)
-		tokens += lengths[b];
-	embed_bert_workspace_size(m, batch, seq, &bytes);
+	embed_bert_workspace_size(m, batch, seq, embed_thread_pool_threads(pool), &bytes);
 	ws = malloc(bytes);
-	if (embed_bert_forward(m, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL, err, sizeof(err)) != EMBED_OK)
+	if (embed_bert_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
+						   err, sizeof(err)) != EMBED_OK)
 	{
 		fprintf(stderr, "forward failed: %s\n", err);
 		exit(1);
@@ -93,18 +140,42 @@ bench_case(const EmbedModel *m, const char *label, int batch, int seq, const int
 	{
 		double		t = now();
 
-		embed_bert_forward(m, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL, err, sizeof(err));
+		embed_bert_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
+						   err, sizeof(err));
 		t = now() - t;
-		if (t < best)
-			best = t;
-		reps++;
+		if (reps == cap)
+		{
+			cap = cap ? cap * 2 : 64;
+			times = realloc(times, sizeof(double) * cap);
+		}
+		times[reps++] = t;
 	} while (now() - start < seconds || reps < 3);
-	printf("| %s | %d | %ld | %.0f | %.2f | %.1f | %.0f%% |\n", label, batch, tokens,
-		   tokens / best, best * 1e3, flops / best / 1e9, 100.0 * flops / best / 1e9 / peak);
-	fflush(stdout);
+	qsort(times, reps, sizeof(double), compare_doubles);
+	*best = times[0];
+	*median = times[reps / 2];
+	free(times);
 	free(ws);
 	free(ids);
 	free(hidden);
+}
+
+/* Run one case; prints a table row. */
+static void
+table_row(const EmbedModel *m, EmbedThreadPool *pool, const char *label, int batch, int seq,
+		  const int32_t *lengths, double seconds, double peak)
+{
+	double		best,
+				median,
+				flops = embed_bert_flops(m, lengths, batch);
+	long		tokens = 0;
+
+	for (int b = 0; b < batch; b++)
+		tokens += lengths[b];
+	time_case(m, pool, batch, seq, lengths, seconds, &best, &median);
+	printf("| %s | %d | %ld | %.0f | %.1f | %.2f | %.2f | %.1f | %.0f%% |\n", label, batch, tokens,
+		   tokens / best, batch / best, best * 1e3, median * 1e3, flops / best / 1e9,
+		   100.0 * flops / best / 1e9 / peak);
+	fflush(stdout);
 }
 
 int
@@ -121,60 +192,88 @@ main(int argc, char **argv)
 	char	   *header = bw_header(&spec, 0, &hlen);
 	char	   *cfg = bw_config_json(&spec, "gelu", 1e-12);
 	EmbedModel *m;
+	EmbedThreadPool *pool = NULL;
 	char		err[512];
-	char		hex[EMBED_SHA256_HEX_LEN];
-	double		t,
-				peak_square,
-				peak_model;
+	double		peak;
 	int32_t		lengths[32];
 	unsigned	seed = 12345;
 
+	if (threads < 1 || threads > 64)
+	{
+		fprintf(stderr, "threads must be 1 to 64\n");
+		return 1;
+	}
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
 	if (!bw_write_safetensors(path, header, hlen, 1, NULL) || !bw_write_text(dir, "config.json", cfg))
 	{
 		fprintf(stderr, "could not write the model\n");
 		return 1;
 	}
-	openblas_set_num_threads(threads);
-
-	t = now();
 	if (embed_model_load(dir, &m, err, sizeof(err)) != EMBED_OK)
 	{
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	t = now() - t;
-	printf("model: all-MiniLM-L6-v2 shape, random weights, %.1f M parameters; load (mmap + validate, file in page cache) %.2f ms\n",
-		   embed_model_info(m)->params / 1e6, t * 1e3);
-	t = now();
-	embed_model_sha256(m, hex);
-	t = now() - t;
-	printf("SHA-256 of the %.1f MB weights file: %.0f ms (%.0f MB/s)\n", embed_model_info(m)->file_bytes / 1e6,
-		   t * 1e3, embed_model_info(m)->file_bytes / 1e6 / t);
-
-	peak_square = sgemm_gflops(1024, 1024, 1024, seconds / 2);
-	peak_model = sgemm_gflops(512, 1536, 384, seconds / 2);
-	printf("OpenBLAS %s, %d thread(s): plain sgemm 1024x1024x1024 %.1f GFLOP/s; 512x1536x384 (FFN shape) %.1f GFLOP/s\n\n",
-		   openblas_get_config(), threads, peak_square, peak_model);
-
-	printf("| sentence length | batch | tokens | tokens/s | ms per batch | GFLOP/s | of sgemm peak |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|\n");
-	for (int b = 0; b < 32; b++)
-		lengths[b] = 16;
-	bench_case(m, "16", 1, 16, lengths, seconds, peak_square);
-	bench_case(m, "16", 32, 16, lengths, seconds, peak_square);
-	for (int b = 0; b < 32; b++)
-		lengths[b] = 128;
-	bench_case(m, "128", 1, 128, lengths, seconds, peak_square);
-	bench_case(m, "128", 32, 128, lengths, seconds, peak_square);
-	for (int b = 0; b < 32; b++)
+	if (threads > 1 && (pool = embed_thread_pool_create(threads)) == NULL)
 	{
-		seed = seed * 1103515245u + 12345u;
-		lengths[b] = 8 + (int) ((seed >> 16) % 121);	/* 8..128 */
+		perror("embed_thread_pool_create");
+		return 1;
 	}
-	lengths[0] = 128;
-	bench_case(m, "8-128 mixed, padded to 128", 32, 128, lengths, seconds, peak_square);
+	embed_kernels_init();
+	peak = sgemm_gflops(pool, threads, 1024, 1024, 1024, seconds > 2.0 ? seconds : 2.0);
 
+	if (argc > 3)
+	{
+		for (int i = 3; i < argc; i++)
+		{
+			int			length,
+						batch;
+			double		best,
+						median;
+
+			if (sscanf(argv[i], "%dx%d", &length, &batch) != 2 || length < 1 || length > 512 ||
+				batch < 1 || batch > 32)
+			{
+				fprintf(stderr, "bad case \"%s\" (LENGTHxBATCH, length 1-512, batch 1-32)\n", argv[i]);
+				return 1;
+			}
+			for (int b = 0; b < batch; b++)
+				lengths[b] = length;
+			time_case(m, pool, batch, length, lengths, seconds, &best, &median);
+			printf("RESULT engine %d %d %d %.6f %.6f %.1f %.1f\n", threads, length, batch, best, median,
+				   embed_bert_flops(m, lengths, batch) / best / 1e9, peak);
+			fflush(stdout);
+		}
+	}
+	else
+	{
+		printf("model: all-MiniLM-L6-v2 shape, random weights, %.1f M parameters\n",
+			   embed_model_info(m)->params / 1e6);
+		printf("OpenBLAS %s (kernel %s), engine threads: %d; sgemm peak (%d x single-threaded 1024x1024x1024 at once): %.1f GFLOP/s\n\n",
+			   openblas_get_config(), openblas_get_corename(), threads, threads, peak);
+		printf("| sentence length | batch | tokens | tokens/s | sentences/s | ms per batch (best) | ms (median) | GFLOP/s | of sgemm peak |\n");
+		printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+		for (int i = 0; i < 3; i++)
+		{
+			static const int sizes[3] = {16, 128, 256};
+			char		label[16];
+
+			snprintf(label, sizeof(label), "%d", sizes[i]);
+			for (int b = 0; b < 32; b++)
+				lengths[b] = sizes[i];
+			table_row(m, pool, label, 1, sizes[i], lengths, seconds, peak);
+			table_row(m, pool, label, 32, sizes[i], lengths, seconds, peak);
+		}
+		for (int b = 0; b < 32; b++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			lengths[b] = 8 + (int) ((seed >> 16) % 121);	/* 8..128 */
+		}
+		lengths[0] = 128;
+		table_row(m, pool, "8-128 mixed, padded to 128", 32, 128, lengths, seconds, peak);
+	}
+
+	embed_thread_pool_destroy(pool);
 	embed_model_free(m);
 	bw_remove_tree(dir);
 	free(dir);

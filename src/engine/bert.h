@@ -3,17 +3,39 @@
  *
  * A batch is `batch` sequences padded to `seq` positions, row-major;
  * lengths[b] (1..seq) is the number of real tokens of row b.  Padding is
- * neither attended to nor computed: each row behaves exactly as if it were
- * run alone with an attention mask over its real tokens.  To reproduce a
+ * neither attended to nor computed: each row behaves as if it were run
+ * alone with an attention mask over its real tokens.  To reproduce a
  * reference that ran over padding *without* a mask, pass lengths[b] = seq
  * and pool over the real tokens with embed_model_pool.
  *
  * The forward pass allocates nothing: all scratch memory is the caller's
- * workspace, sized by embed_bert_workspace_size.  The optional
- * between_layers(arg) callback is called before each encoder layer, at a
- * point where no resource is held, so it may longjmp out (e.g. to abort a
- * query).  Same model, input, batch shape and thread count give
- * bit-identical output.
+ * workspace, sized by embed_bert_workspace_size for the thread count of the
+ * pool that will run it.  The optional between_layers(arg) callback is
+ * called on the calling thread before each encoder layer, when no worker
+ * thread is busy and no resource is held, so it may longjmp out (e.g. to
+ * abort a query).
+ *
+ * Threads: the optional pool (threadpool.h) runs the independent pieces of
+ * each step: column blocks of the matrix products, (sequence, head) pairs
+ * of the attention, row ranges of LayerNorm.  OpenBLAS itself is forced to
+ * one thread, process-wide (embed_kernels_init).
+ *
+ * Reproducibility.  With the same model file, the same CPU type and
+ * OpenBLAS build (same OpenBLAS kernel, e.g. the same OPENBLAS_CORETYPE)
+ * and the same SIMD setting (embed_kernels_use_simd), the output is a pure
+ * function of the real tokens of the batch (ids, type ids, lengths):
+ *   - bit-identical whatever the pool: NULL, or any number of threads;
+ *   - bit-identical from one call to the next;
+ *   - bit-identical whatever `seq` (the padding) is, since only the real
+ *     tokens are computed.
+ * It is NOT bit-identical across batch compositions: the matrix products
+ * run over the packed real tokens of the whole batch, and OpenBLAS's
+ * blocking (hence the rounding of a row) depends on that row count.  A
+ * sequence run alone and the same sequence inside a batch agree to about
+ * 1e-6, not bitwise.  Attention, LayerNorm and the activations are
+ * computed per sequence or per element and do not depend on the batch.
+ * Different CPUs, OpenBLAS kernels or the portable kernels give results
+ * that agree to about 1e-6 but not bitwise.
  */
 #ifndef EMBED_BERT_H
 #define EMBED_BERT_H
@@ -23,22 +45,27 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "threadpool.h"
 
 /*
- * Bytes of workspace for a forward call with this batch and seq; false when
- * batch or seq is not positive or the size overflows.
+ * Bytes of workspace for a forward call with this batch and seq, run by a
+ * pool of `threads` threads (embed_thread_pool_threads; 1 for no pool);
+ * false when batch, seq or threads is not positive or the size overflows.
  */
-bool		embed_bert_workspace_size(const EmbedModel *m, int batch, int seq, size_t *bytes);
+bool		embed_bert_workspace_size(const EmbedModel *m, int batch, int seq, int threads,
+									  size_t *bytes);
 
 /*
  * Run the encoder.  ids and type_ids (NULL = all 0) are [batch * seq];
  * hidden_out is [batch * seq * hidden] and receives the final hidden
  * states (padding rows are set to 0).  workspace must hold
- * embed_bert_workspace_size(m, batch, seq) bytes, aligned for float.
- * Returns EMBED_ERR_INPUT (with a message) when a length, id or type id is
- * out of range; nothing is computed then.
+ * embed_bert_workspace_size(m, batch, seq, embed_thread_pool_threads(pool))
+ * bytes, aligned for float.  pool NULL runs everything on the calling
+ * thread.  Returns EMBED_ERR_INPUT (with a message) when a length, id or
+ * type id is out of range; nothing is computed then.
  */
-EmbedStatus embed_bert_forward(const EmbedModel *m, const int32_t *ids, const int32_t *type_ids,
+EmbedStatus embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
+							   const int32_t *ids, const int32_t *type_ids,
 							   const int32_t *lengths, int batch, int seq, float *hidden_out,
 							   void *workspace, void (*between_layers) (void *), void *arg,
 							   char *err, size_t errlen);

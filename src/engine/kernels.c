@@ -4,6 +4,11 @@
  * Design notes:
  * - The matrix products go to OpenBLAS (cblas_sgemm with CblasTrans on the
  *   [out, in] weights, read straight from the memory-mapped file).
+ *   OpenBLAS is kept single-threaded (embed_kernels_init sets its
+ *   process-wide thread count to 1): a multi-threaded sgemm splits the work
+ *   by its thread count and the last bits of the result change with it.
+ *   Parallelism is the caller's (bert.c runs independent single-threaded
+ *   calls on its own threads).
  * - After the GEMMs, most of the time goes to the transcendental functions
  *   of GELU (one per FFN activation) and softmax (one per attention score).
  *   On x86-64 CPUs with AVX2+FMA (checked at run time) they are computed
@@ -57,6 +62,15 @@ use_simd(void)
 	if (simd_state < 0)
 		simd_state = embed_kernels_simd_available();
 	return simd_state;
+}
+
+/* Single-threaded OpenBLAS, SIMD choice made (on the calling thread). */
+void
+embed_kernels_init(void)
+{
+	if (openblas_get_num_threads() != 1)
+		openblas_set_num_threads(1);
+	(void) use_simd();
 }
 
 #ifdef EMBED_HAVE_AVX2_KERNELS
@@ -130,11 +144,11 @@ gelu_tanh8(__m256 x)
 
 /* C[M,N] = act(C + bias) with the 8-wide kernels; a short tail goes through a buffer. */
 AVX2_TARGET static void
-bias_activation_avx2(int M, int N, float *C, const float *bias, EmbedActivation act)
+bias_activation_avx2(int M, int N, float *C, int ldc, const float *bias, EmbedActivation act)
 {
 	for (int i = 0; i < M; i++)
 	{
-		float	   *row = C + (size_t) i * N;
+		float	   *row = C + (size_t) i * ldc;
 		int			j = 0;
 
 		for (; j + 8 <= N; j += 8)
@@ -231,17 +245,32 @@ void
 embed_linear(int M, int N, int K, const float *A, const float *W,
 			 float *C, bool accumulate)
 {
+	embed_linear_strided(M, N, K, A, K, W, K, C, N, accumulate);
+}
+
+/* The same with explicit row strides. */
+void
+embed_linear_strided(int M, int N, int K, const float *A, int lda,
+					 const float *W, int ldw, float *C, int ldc, bool accumulate)
+{
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K,
-				1.0f, A, K, W, K, accumulate ? 1.0f : 0.0f, C, N);
+				1.0f, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
 /* Add bias to every row. */
 void
 embed_add_bias(int M, int N, float *C, const float *bias)
 {
+	embed_add_bias_strided(M, N, C, N, bias);
+}
+
+/* Add bias to every row, rows ldc floats apart. */
+void
+embed_add_bias_strided(int M, int N, float *C, int ldc, const float *bias)
+{
 	for (int i = 0; i < M; i++)
 	{
-		float	   *row = C + (size_t) i * N;
+		float	   *row = C + (size_t) i * ldc;
 
 		for (int j = 0; j < N; j++)
 			row[j] += bias[j];
@@ -268,16 +297,24 @@ embed_gelu_tanh(float x)
 void
 embed_add_bias_activation(int M, int N, float *C, const float *bias, EmbedActivation act)
 {
+	embed_add_bias_activation_strided(M, N, C, N, bias, act);
+}
+
+/* Fused bias add and activation, in place, rows ldc floats apart. */
+void
+embed_add_bias_activation_strided(int M, int N, float *C, int ldc, const float *bias,
+								  EmbedActivation act)
+{
 #ifdef EMBED_HAVE_AVX2_KERNELS
 	if (use_simd())
 	{
-		bias_activation_avx2(M, N, C, bias, act);
+		bias_activation_avx2(M, N, C, ldc, bias, act);
 		return;
 	}
 #endif
 	for (int i = 0; i < M; i++)
 	{
-		float	   *row = C + (size_t) i * N;
+		float	   *row = C + (size_t) i * ldc;
 
 		if (act == EMBED_ACT_GELU_TANH)
 			for (int j = 0; j < N; j++)
@@ -354,23 +391,26 @@ void
 embed_attention(int len, int heads, int head_dim, int ld,
 				float *q, const float *k, const float *v, float *scores)
 {
+	for (int h = 0; h < heads; h++)
+		embed_attention_head(len, head_dim, ld, q + (size_t) h * head_dim,
+							 k + (size_t) h * head_dim, v + (size_t) h * head_dim, scores);
+}
+
+/* One head: ctx = softmax(q k^T / sqrt(d)) v, written over q. */
+void
+embed_attention_head(int len, int head_dim, int ld,
+					 float *q, const float *k, const float *v, float *scores)
+{
 	float		scale = (float) (1.0 / sqrt((double) head_dim));
 
-	for (int h = 0; h < heads; h++)
-	{
-		float	   *qh = q + (size_t) h * head_dim;
-		const float *kh = k + (size_t) h * head_dim;
-		const float *vh = v + (size_t) h * head_dim;
-
-		/* scores[len, len] = q_h k_h^T * scale */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, head_dim,
-					scale, qh, ld, kh, ld, 0.0f, scores, len);
-		for (int i = 0; i < len; i++)
-			embed_softmax(len, scores + (size_t) i * len);
-		/* ctx_h[len, head_dim] = scores v_h, over q_h (no longer needed) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, head_dim, len,
-					1.0f, scores, len, vh, ld, 0.0f, qh, ld);
-	}
+	/* scores[len, len] = q k^T * scale */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, head_dim,
+				scale, q, ld, k, ld, 0.0f, scores, len);
+	for (int i = 0; i < len; i++)
+		embed_softmax(len, scores + (size_t) i * len);
+	/* ctx[len, head_dim] = scores v, over q (no longer needed) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, head_dim, len,
+				1.0f, scores, len, v, ld, 0.0f, q, ld);
 }
 
 /* Word + position + token-type embeddings of one sequence. */

@@ -26,18 +26,42 @@ void		embed_matmul_naive(int M, int N, int K, const float *A, const float *W,
 							   const float *bias, float *C);
 
 /*
- * C[M,N] = A[M,K] W[N,K]^T via cblas_sgemm; with accumulate, C += A W^T
+ * Make the process ready for the engine: OpenBLAS's process-wide thread
+ * count is forced to 1 (the engine runs its own threads, and a
+ * multi-threaded sgemm's bits depend on its thread count), and the SIMD
+ * choice below is made.  Cheap and idempotent; the forward pass and
+ * embed_thread_pool users call it before any parallel work.
+ */
+void		embed_kernels_init(void);
+
+/*
+ * C[M,N] = A[M,K] W[N,K]^T via one cblas_sgemm; with accumulate, C += A W^T
  * instead (used to add a projection onto the residual stream in place).
  */
 void		embed_linear(int M, int N, int K, const float *A, const float *W,
 						 float *C, bool accumulate);
 
-/* C[M,N] += bias[N] on every row. */
-void		embed_add_bias(int M, int N, float *C, const float *bias);
+/*
+ * The same product with explicit row strides (floats) of A, W and C, so
+ * that a block of output columns (rows of W) can be computed alone.  The
+ * result is a function of (M, N, K) and the data only when OpenBLAS runs
+ * single-threaded (embed_kernels_init).
+ */
+void		embed_linear_strided(int M, int N, int K, const float *A, int lda,
+								 const float *W, int ldw, float *C, int ldc, bool accumulate);
 
-/* C[M,N] = act(C + bias[N]): the fused bias + activation of the FFN. */
+/* C[M,N] += bias[N] on every row (rows ldc floats apart in the _strided form). */
+void		embed_add_bias(int M, int N, float *C, const float *bias);
+void		embed_add_bias_strided(int M, int N, float *C, int ldc, const float *bias);
+
+/*
+ * C[M,N] = act(C + bias[N]): the fused bias + activation of the FFN.  Each
+ * element's value depends only on its input, not on its position.
+ */
 void		embed_add_bias_activation(int M, int N, float *C, const float *bias,
 									  EmbedActivation act);
+void		embed_add_bias_activation_strided(int M, int N, float *C, int ldc, const float *bias,
+											  EmbedActivation act);
 
 /* The activations on one value (portable libm formulas). */
 float		embed_gelu_erf(float x);
@@ -70,6 +94,14 @@ void		embed_softmax(int n, float *x);
  */
 void		embed_attention(int len, int heads, int head_dim, int ld,
 							float *q, const float *k, const float *v, float *scores);
+
+/*
+ * One head of it: q, k and v point at the head's first column; its context
+ * overwrites q.  Heads touch disjoint columns, so they may run in parallel,
+ * each with its own scores.
+ */
+void		embed_attention_head(int len, int head_dim, int ld,
+								 float *q, const float *k, const float *v, float *scores);
 
 /*
  * BERT input embeddings of one sequence, before LayerNorm:

@@ -101,13 +101,13 @@ run_forward(const EmbedModel *m, const int32_t *ids, const int32_t *types, const
 	void	   *ws;
 	EmbedStatus st;
 
-	if (!embed_bert_workspace_size(m, batch, seq, &bytes))
+	if (!embed_bert_workspace_size(m, batch, seq, 1, &bytes))
 	{
 		snprintf(err, errlen, "workspace size overflow");
 		return EMBED_ERR_INPUT;
 	}
 	ws = malloc(bytes);
-	st = embed_bert_forward(m, ids, types, lengths, batch, seq, hidden, ws, NULL, NULL, err, errlen);
+	st = embed_bert_forward(m, NULL, ids, types, lengths, batch, seq, hidden, ws, NULL, NULL, err, errlen);
 	free(ws);
 	return st;
 }
@@ -772,13 +772,13 @@ test_forward_inputs(const char *root)
 	make_model(dir, &small_spec, &small_spec, "gelu", 0, NULL);
 	m = must_load(dir);
 
-	ok(!embed_bert_workspace_size(m, INT_MAX, INT_MAX, &bytes), "workspace size: overflow reported");
-	ok(!embed_bert_workspace_size(m, 0, 4, &bytes) && !embed_bert_workspace_size(m, 2, -1, &bytes),
+	ok(!embed_bert_workspace_size(m, INT_MAX, INT_MAX, 1, &bytes), "workspace size: overflow reported");
+	ok(!embed_bert_workspace_size(m, 0, 4, 1, &bytes) && !embed_bert_workspace_size(m, 2, -1, 1, &bytes),
 	   "workspace size: non-positive batch or seq refused");
-	ok(embed_bert_workspace_size(m, 2, 4, &bytes) && bytes > 0, "workspace size for 2 x 4");
+	ok(embed_bert_workspace_size(m, 2, 4, 1, &bytes) && bytes > 0, "workspace size for 2 x 4");
 	ws = malloc(bytes);
 
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, count_calls, &calls, err, sizeof(err)) == EMBED_OK &&
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, count_calls, &calls, err, sizeof(err)) == EMBED_OK &&
 	   calls == 2, "forward calls between_layers once per layer (%d)", calls);
 	{
 		bool		pad_zero = true;
@@ -804,24 +804,24 @@ test_forward_inputs(const char *root)
 	}
 
 	ids[1] = 11;
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT &&
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT &&
 	   strstr(err, "token id 11 at sequence 0 position 1") != NULL, "token id == vocab size refused (%s)", err);
 	ids[1] = -1;
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
 	   "negative token id refused");
 	ids[1] = 2;
 	ids[7] = 99;				/* padding: never read */
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_OK,
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_OK,
 	   "ids in the padding are ignored");
 	tt[5] = 2;
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT &&
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT &&
 	   strstr(err, "token type 2") != NULL, "token type >= type_vocab_size refused");
 	tt[5] = 0;
 	lengths[1] = 0;
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
 	   "length 0 refused");
 	lengths[1] = 5;
-	ok(embed_bert_forward(m, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
+	ok(embed_bert_forward(m, NULL, ids, tt, lengths, 2, 4, out, ws, NULL, NULL, err, sizeof(err)) == EMBED_ERR_INPUT,
 	   "length > seq refused");
 	free(ws);
 
