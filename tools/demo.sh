@@ -44,8 +44,11 @@ INSERT INTO docs (body) VALUES
   ('Stir the soup slowly and add salt to taste');
 CREATE INDEX ON docs USING hnsw (embedding vector_cosine_ops);
 SET enable_seqscan = off;  -- eight rows: make the planner show the index anyway
-EXPLAIN (COSTS OFF)
-SELECT body FROM docs ORDER BY embedding <=> embed('frozen sweet treats', 'embed-small-en') LIMIT 3;
+-- a generic plan keeps embed($1) unevaluated, so EXPLAIN shows the query, not the folded vector
+SET plan_cache_mode = force_generic_plan;
+PREPARE nearest(text) AS
+  SELECT body FROM docs ORDER BY embedding <=> embed($1, 'embed-small-en') LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE nearest('frozen sweet treats');
 SELECT body, round((embedding <=> embed('frozen sweet treats', 'embed-small-en'))::numeric, 3) AS distance
 FROM docs ORDER BY embedding <=> embed('frozen sweet treats', 'embed-small-en') LIMIT 3;
 SELECT body, round((embedding <=> embed('stock prices fell', 'embed-small-en'))::numeric, 3) AS distance
