@@ -35,20 +35,13 @@ grep -qw avx512f /proc/cpuinfo && has_avx512=yes
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 raw=$(mktemp)
 section=$(mktemp)
-trap 'rm -f "$raw" "$section" "$section.new"' EXIT
 
-# 1. The engine alone: detailed tables.
-tables=""
-for t in 1 2; do
-	echo "engine, $t thread(s)" >&2
-	tables="$tables$("$out/bench_engine" $t "$seconds")"$'\n\n'
-done
-
-# 2. Side by side, in ROUNDS rounds (each figure is the best over the rounds,
-# so that every implementation gets several chances at a quiet machine).
-# The engine runs with OpenBLAS's own kernel choice and, on AVX-512 CPUs,
-# with OPENBLAS_CORETYPE=SkylakeX (the AVX-512 kernels).
+# Everything runs in ROUNDS rounds and each figure is the best over the
+# rounds, so that every implementation gets several chances at a quiet
+# machine.
 rounds=${ROUNDS:-2}
+tabdir=$(mktemp -d)
+trap 'rm -rf "$raw" "$section" "$section.new" "$tabdir"' EXIT
 ort_version=missing
 if command -v node >/dev/null && command -v npm >/dev/null; then
 	if [ ! -d "$peers/node_modules/onnxruntime-node" ]; then
@@ -70,6 +63,11 @@ fi
 
 for round in $(seq 1 "$rounds"); do
 	for t in 1 2; do
+		# 1. The engine alone: detailed table.
+		echo "round $round, $t thread(s): engine table" >&2
+		"$out/bench_engine" $t "$seconds" >"$tabdir/table-$t-$round"
+		# 2. Side by side: the engine with OpenBLAS's own kernel choice and,
+		# on AVX-512 CPUs, with OPENBLAS_CORETYPE=SkylakeX (AVX-512 kernels).
 		echo "round $round, $t thread(s): engine" >&2
 		"$out/bench_engine" $t "$seconds" $cases >>"$raw"
 		if [ $has_avx512 = yes ]; then
@@ -89,6 +87,30 @@ for round in $(seq 1 "$rounds"); do
 	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The engine's tables: per row the best round; the peak is the highest
+# measured, and each row's share of it is recomputed.
+tables=""
+for t in 1 2; do
+	tables="$tables$(awk '
+		/^OpenBLAS/ { match($0, /at once\): [0-9.]+/); p = substr($0, RSTART + 10, RLENGTH - 10) + 0
+			if (p > peak) { peak = p; info = $0 } next }
+		/^model:/ { model = $0; next }
+		/^\| [0-9]/ { split($0, f, "|"); key = f[2] "|" f[3]
+			if (!(key in row)) order[n++] = key
+			if (!(key in row) || f[5] + 0 > rate[key]) { rate[key] = f[5] + 0; row[key] = $0 } next }
+		/^\|/ && !header2 { if (header1) header2 = $0; else header1 = $0 }
+		END {
+			sub(/at once\): [0-9.]+/, sprintf("at once): %.1f", peak), info)
+			print model; print info; print ""; print header1; print header2
+			for (i = 0; i < n; i++) {
+				split(row[order[i]], f, "|")
+				line = "|"
+				for (j = 2; j < length(f) - 1; j++) line = line f[j] "|"
+				printf "%s %.0f%% |\n", line, 100 * f[9] / peak
+			}
+		}' "$tabdir"/table-$t-*)"$'\n\n'
+done
 
 # 3. The comparison tables, from the RESULT lines.
 compare=$(awk -v avx512=$has_avx512 '
