@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "bert.h"
+#include "forward.h"
 #include "embed_model.h"
 #include "embed_vector.h"
 
@@ -124,7 +124,7 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 		lengths[i] = texts[i].count;
 	}
 	pool = embed_thread_pool();
-	if (!embed_bert_workspace_size(m->model, n, seq, embed_thread_pool_threads(pool), &workspace_bytes))
+	if (!embed_forward_workspace_size(m->model, n, seq, embed_thread_pool_threads(pool), &workspace_bytes))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("batch of %d texts of %d tokens is too large for model \"%s\"", n, seq, m->name)));
@@ -133,7 +133,7 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 	hidden = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(hidden_floats, sizeof(float)));
 
 	err[0] = '\0';
-	status = embed_bert_forward(m->model, pool, ids, NULL, lengths, n, seq, hidden, workspace,
+	status = embed_forward(m->model, pool, ids, NULL, lengths, n, seq, hidden, workspace,
 								embed_check_interrupts, NULL, err, sizeof(err));
 	if (status != EMBED_OK)
 		embed_report_engine_error(status, m->name, err);

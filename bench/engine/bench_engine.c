@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bert.h"
+#include "forward.h"
 #include "model.h"
 #include "threadpool.h"
 
@@ -127,9 +127,9 @@ time_case(const EmbedModel *m, EmbedThreadPool *pool, int batch, int seq, const 
 
 	for (int i = 0; i < batch * seq; i++)
 		ids[i] = 1000 + (i * 7919) % 20000;
-	embed_bert_workspace_size(m, batch, seq, embed_thread_pool_threads(pool), &bytes);
+	embed_forward_workspace_size(m, batch, seq, embed_thread_pool_threads(pool), &bytes);
 	ws = malloc(bytes);
-	if (embed_bert_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
+	if (embed_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
 						   err, sizeof(err)) != EMBED_OK)
 	{
 		fprintf(stderr, "forward failed: %s\n", err);
@@ -140,7 +140,7 @@ time_case(const EmbedModel *m, EmbedThreadPool *pool, int batch, int seq, const 
 	{
 		double		t = now();
 
-		embed_bert_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
+		embed_forward(m, pool, ids, NULL, lengths, batch, seq, hidden, ws, NULL, NULL,
 						   err, sizeof(err));
 		t = now() - t;
 		if (reps == cap)
@@ -166,7 +166,7 @@ table_row(const EmbedModel *m, EmbedThreadPool *pool, const char *label, int bat
 {
 	double		best,
 				median,
-				flops = embed_bert_flops(m, lengths, batch);
+				flops = embed_forward_flops(m, lengths, batch);
 	long		tokens = 0;
 
 	for (int b = 0; b < batch; b++)
@@ -241,7 +241,7 @@ main(int argc, char **argv)
 				lengths[b] = length;
 			time_case(m, pool, batch, length, lengths, seconds, &best, &median);
 			printf("RESULT engine %d %d %d %.6f %.6f %.1f %.1f\n", threads, length, batch, best, median,
-				   embed_bert_flops(m, lengths, batch) / best / 1e9, peak);
+				   embed_forward_flops(m, lengths, batch) / best / 1e9, peak);
 			fflush(stdout);
 		}
 	}

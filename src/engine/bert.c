@@ -1,6 +1,9 @@
 /*
- * bert.c: BERT encoder forward pass (post-LayerNorm layers, absolute
- * positions, token types), optionally spread over a thread pool.
+ * bert.c: the post-LayerNorm encoder forward pass of BERT, RoBERTa and
+ * DistilBERT (absolute positions, token types when the model has them),
+ * optionally spread over a thread pool.  The three differ only in their
+ * input embeddings: RoBERTa's positions start after its padding id and
+ * DistilBERT has no token types.
  *
  * Design notes:
  * - Real tokens are packed: row b's tokens occupy rows [starts[b],
@@ -16,26 +19,11 @@
  *     x = LN(x + f W2^T + b2)
  *   Accumulating the projections into x (beta = 1) makes the residual add
  *   free and needs no extra buffer.
- * - Reproducibility whatever the thread count (see bert.h).  Every step is
- *   cut into tasks whose list depends only on the shapes, never on the
- *   number of threads, and each task computes the same values whichever
- *   thread runs it:
- *     * a dense product [tokens, K] x [N, K]^T is cut into blocks of
- *       output columns whose width depends on N only (column_block_width);
- *       each block is one single-threaded cblas_sgemm over all the rows,
- *       followed by its bias (and activation) on those columns.  The calls
- *       are a function of (tokens, N, K) only.  The three projections q, k,
- *       v form one step of 3 x blocks tasks;
- *     * attention: one task per (sequence, head), each with the scores
- *       scratch of the thread that runs it;
- *     * LayerNorm: ranges of LAYERNORM_ROWS rows; the input embeddings:
- *       one task per sequence.
- *   OpenBLAS is kept at one thread (embed_kernels_init), so nothing below
- *   depends on how the tasks are spread.  Blocks of about COLUMN_BLOCK =
- *   128 columns: narrower ones re-pack the activations more often
- *   (single-threaded sgemm throughput drops by 5-15% at 32-64 columns with
- *   4096 rows), wider ones leave too few tasks to balance the threads over
- *   the 384-wide products of a MiniLM-sized model.
+ * - Reproducibility whatever the thread count (see bert.h): the dense and
+ *   LayerNorm steps are those of steps.h, whose task lists depend on the
+ *   shapes only; attention is one task per (sequence, head), each with the
+ *   scores scratch of the thread that runs it; the input embeddings are one
+ *   task per sequence.
  * - Workspace: q, k, v [tokens, hidden] share one region with the FFN
  *   activations [tokens, intermediate] (they are never live together),
  *   then one [seq, seq] score matrix per thread and the sequence starts.
@@ -46,8 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define COLUMN_BLOCK 128
-#define LAYERNORM_ROWS 32
+#include "steps.h"
 
 /* Where the parts of the workspace start, in floats. */
 typedef struct WorkspaceLayout
@@ -58,19 +45,6 @@ typedef struct WorkspaceLayout
 	size_t		starts;			/* int32 [batch + 1] */
 	size_t		total;
 } WorkspaceLayout;
-
-/* One dense product of a step: C[tokens, N] (+)= A[tokens, K] W[N, K]^T, then bias (and act). */
-typedef struct DenseProduct
-{
-	const float *A;
-	const float *W;
-	const float *bias;			/* NULL: none */
-	float	   *C;
-	int			N,
-				K;
-	bool		accumulate;		/* C += A W^T instead of C = A W^T */
-	bool		activate;		/* apply the model's activation after the bias */
-} DenseProduct;
 
 /* Everything the tasks of a forward call need. */
 typedef struct Forward
@@ -88,13 +62,7 @@ typedef struct Forward
 			   *v;
 	float	   *scores;			/* thread t's scores at scores + t * scores_stride */
 	size_t		scores_stride;
-	/* the current dense step */
-	DenseProduct dense[3];
-	int			ndense;
-	/* the current LayerNorm step */
-	const float *ln_bias,
-			   *ln_gamma,
-			   *ln_beta;
+	EmbedSteps	steps;			/* dense and LayerNorm steps */
 } Forward;
 
 /* Round a float count up to a multiple of 16 (64 bytes); false on overflow. */
@@ -153,72 +121,6 @@ embed_bert_workspace_size(const EmbedModel *m, int batch, int seq, int threads, 
 	return !__builtin_mul_overflow(l.total, sizeof(float), bytes);
 }
 
-/* Check lengths, ids and type ids before any work; message names the position. */
-static EmbedStatus
-check_inputs(const EmbedModelInfo *info, const int32_t *ids, const int32_t *type_ids,
-			 const int32_t *lengths, int batch, int seq, char *err, size_t errlen)
-{
-	for (int b = 0; b < batch; b++)
-	{
-		if (lengths[b] < 1 || lengths[b] > seq)
-		{
-			snprintf(err, errlen, "sequence %d has length %d (must be 1 to %d)", b, lengths[b], seq);
-			return EMBED_ERR_INPUT;
-		}
-		if (lengths[b] > info->max_positions)
-		{
-			snprintf(err, errlen, "sequence %d has %d tokens; the model accepts at most %d",
-					 b, lengths[b], info->max_positions);
-			return EMBED_ERR_INPUT;
-		}
-		for (int i = 0; i < lengths[b]; i++)
-		{
-			size_t		at = (size_t) b * seq + i;
-
-			if (ids[at] < 0 || ids[at] >= info->vocab_size)
-			{
-				snprintf(err, errlen, "token id %d at sequence %d position %d is out of range (vocabulary size %d)",
-						 ids[at], b, i, info->vocab_size);
-				return EMBED_ERR_INPUT;
-			}
-			if (type_ids && (type_ids[at] < 0 || type_ids[at] >= info->type_vocab_size))
-			{
-				snprintf(err, errlen, "token type %d at sequence %d position %d is out of range (type_vocab_size %d)",
-						 type_ids[at], b, i, info->type_vocab_size);
-				return EMBED_ERR_INPUT;
-			}
-		}
-	}
-	return EMBED_OK;
-}
-
-/*
- * Width of the column blocks of an N-wide product, a function of N only:
- * about COLUMN_BLOCK columns, a multiple of 16, and (from 4 x 64 columns
- * up) a number of blocks that is a multiple of 4 so that 2 or 4 threads
- * share a product evenly (384 columns: 4 blocks of 96; 1536: 12 of 128).
- */
-static inline int
-column_block_width(int N)
-{
-	int			blocks = (N + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
-	int			width;
-
-	if (N >= 4 * 64)
-		blocks = (blocks + 3) & ~3;
-	width = (N + blocks - 1) / blocks;
-	return (width + 15) & ~15;
-}
-
-/* Column blocks of an N-wide product. */
-static inline int
-column_blocks(int N)
-{
-	int			width = column_block_width(N);
-
-	return (N + width - 1) / width;
-}
-
 /* Task: input embeddings and their LayerNorm for sequence `task`. */
 static void
 embeddings_task(void *arg, int task, int thread)
@@ -231,51 +133,10 @@ embeddings_task(void *arg, int task, int thread)
 	float	   *rows = fw->x + (size_t) fw->starts[task] * H;
 
 	embed_embedding_sum(len, H, fw->ids + at, fw->type_ids ? fw->type_ids + at : NULL,
-						w->word_embeddings, w->position_embeddings, w->token_type_embeddings, rows);
+						w->word_embeddings, w->position_embeddings, w->token_type_embeddings,
+						fw->info->position_pad_id, rows);
 	embed_layernorm(len, H, rows, NULL, w->emb_ln_gamma, w->emb_ln_beta,
 					(float) fw->info->layer_norm_eps);
-}
-
-/* Task: one column block of one product of the current dense step. */
-static void
-dense_task(void *arg, int task, int thread)
-{
-	Forward    *fw = arg;
-	const DenseProduct *d = fw->dense;
-	int			col,
-				width;
-
-	while (task >= column_blocks(d->N))
-	{
-		task -= column_blocks(d->N);
-		d++;
-	}
-	width = column_block_width(d->N);
-	col = task * width;
-	if (d->N - col < width)
-		width = d->N - col;
-	embed_linear_strided(fw->tokens, width, d->K, d->A, d->K, d->W + (size_t) col * d->K, d->K,
-						 d->C + col, d->N, d->accumulate);
-	if (d->bias && d->activate)
-		embed_add_bias_activation_strided(fw->tokens, width, d->C + col, d->N, d->bias + col,
-										  fw->info->activation);
-	else if (d->bias)
-		embed_add_bias_strided(fw->tokens, width, d->C + col, d->N, d->bias + col);
-}
-
-/* Run products[0..count) as one step of column-block tasks. */
-static void
-run_dense(Forward *fw, EmbedThreadPool *pool, const DenseProduct *products, int count)
-{
-	int			ntasks = 0;
-
-	for (int i = 0; i < count; i++)
-	{
-		fw->dense[i] = products[i];
-		ntasks += column_blocks(products[i].N);
-	}
-	fw->ndense = count;
-	embed_thread_pool_run(pool, ntasks, dense_task, fw);
 }
 
 /* Task: attention of one (sequence, head) pair; context over q. */
@@ -294,30 +155,6 @@ attention_task(void *arg, int task, int thread)
 						 fw->scores + (size_t) thread * fw->scores_stride);
 }
 
-/* Task: LayerNorm (with the step's bias) of one range of rows of x. */
-static void
-layernorm_task(void *arg, int task, int thread)
-{
-	Forward    *fw = arg;
-	int			H = fw->info->hidden;
-	int			first = task * LAYERNORM_ROWS;
-	int			rows = fw->tokens - first < LAYERNORM_ROWS ? fw->tokens - first : LAYERNORM_ROWS;
-
-	embed_layernorm(rows, H, fw->x + (size_t) first * H, fw->ln_bias, fw->ln_gamma, fw->ln_beta,
-					(float) fw->info->layer_norm_eps);
-}
-
-/* x = LN(x + bias) over all rows, as one step. */
-static void
-run_layernorm(Forward *fw, EmbedThreadPool *pool, const float *bias, const float *gamma,
-			  const float *beta)
-{
-	fw->ln_bias = bias;
-	fw->ln_gamma = gamma;
-	fw->ln_beta = beta;
-	embed_thread_pool_run(pool, (fw->tokens + LAYERNORM_ROWS - 1) / LAYERNORM_ROWS, layernorm_task, fw);
-}
-
 /* One encoder layer over the packed tokens (x is [tokens, hidden]). */
 static void
 encoder_layer(Forward *fw, EmbedThreadPool *pool, const EmbedBertLayerWeights *w, int batch,
@@ -325,27 +162,27 @@ encoder_layer(Forward *fw, EmbedThreadPool *pool, const EmbedBertLayerWeights *w
 {
 	int			H = fw->info->hidden;
 	int			I = fw->info->intermediate;
-	DenseProduct qkv[3] = {
+	EmbedDenseProduct qkv[3] = {
 		{.A = fw->x, .W = w->query_w, .bias = w->query_b, .C = fw->q, .N = H, .K = H},
 		{.A = fw->x, .W = w->key_w, .bias = w->key_b, .C = fw->k, .N = H, .K = H},
 		{.A = fw->x, .W = w->value_w, .bias = w->value_b, .C = fw->v, .N = H, .K = H},
 	};
-	DenseProduct attn_out = {.A = fw->q, .W = w->attn_out_w, .C = fw->x, .N = H, .K = H,
+	EmbedDenseProduct attn_out = {.A = fw->q, .W = w->attn_out_w, .C = fw->x, .N = H, .K = H,
 	.accumulate = true};
-	DenseProduct ffn_in = {.A = fw->x, .W = w->ffn_in_w, .bias = w->ffn_in_b, .C = ffn, .N = I,
+	EmbedDenseProduct ffn_in = {.A = fw->x, .W = w->ffn_in_w, .bias = w->ffn_in_b, .C = ffn, .N = I,
 	.K = H, .activate = true};
-	DenseProduct ffn_out = {.A = ffn, .W = w->ffn_out_w, .C = fw->x, .N = H, .K = I,
+	EmbedDenseProduct ffn_out = {.A = ffn, .W = w->ffn_out_w, .C = fw->x, .N = H, .K = I,
 	.accumulate = true};
 
-	run_dense(fw, pool, qkv, 3);
+	embed_steps_dense(&fw->steps, qkv, 3);
 	embed_thread_pool_run(pool, batch * fw->info->heads, attention_task, fw);
 	/* x = LN(x + ctx Wo^T + bo); the context is in q */
-	run_dense(fw, pool, &attn_out, 1);
-	run_layernorm(fw, pool, w->attn_out_b, w->attn_ln_gamma, w->attn_ln_beta);
+	embed_steps_dense(&fw->steps, &attn_out, 1);
+	embed_steps_layernorm(&fw->steps, fw->x, fw->x, H, w->attn_out_b, w->attn_ln_gamma, w->attn_ln_beta);
 	/* x = LN(x + gelu(x W1^T + b1) W2^T + b2) */
-	run_dense(fw, pool, &ffn_in, 1);
-	run_dense(fw, pool, &ffn_out, 1);
-	run_layernorm(fw, pool, w->ffn_out_b, w->out_ln_gamma, w->out_ln_beta);
+	embed_steps_dense(&fw->steps, &ffn_in, 1);
+	embed_steps_dense(&fw->steps, &ffn_out, 1);
+	embed_steps_layernorm(&fw->steps, fw->x, fw->x, H, w->ffn_out_b, w->out_ln_gamma, w->out_ln_beta);
 }
 
 /* Move packed rows to their padded places (back to front) and zero the padding. */
@@ -382,12 +219,17 @@ embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
 	Forward		fw;
 	EmbedStatus status;
 
+	if (info->arch == EMBED_ARCH_GPT2)
+	{
+		snprintf(err, errlen, "embed_bert_forward called on a GPT-2 model");
+		return EMBED_ERR_INPUT;
+	}
 	if (!workspace_layout(info, batch, seq, embed_thread_pool_threads(pool), &layout))
 	{
 		snprintf(err, errlen, "invalid batch shape %d x %d", batch, seq);
 		return EMBED_ERR_INPUT;
 	}
-	status = check_inputs(info, ids, type_ids, lengths, batch, seq, err, errlen);
+	status = embed_forward_check_inputs(info, ids, type_ids, lengths, batch, seq, err, errlen);
 	if (status != EMBED_OK)
 		return status;
 	embed_kernels_init();
@@ -411,6 +253,10 @@ embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
 	fw.v = fw.k + (size_t) fw.tokens * H;
 	fw.scores = ws + layout.scores;
 	fw.scores_stride = layout.scores_stride;
+	fw.steps.pool = pool;
+	fw.steps.tokens = fw.tokens;
+	fw.steps.activation = info->activation;
+	fw.steps.eps = (float) info->layer_norm_eps;
 
 	embed_thread_pool_run(pool, batch, embeddings_task, &fw);
 	for (int l = 0; l < info->layers; l++)

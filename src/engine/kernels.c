@@ -257,6 +257,15 @@ embed_linear_strided(int M, int N, int K, const float *A, int lda,
 				1.0f, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
+/* C = A W, or C += A W, with W stored [K, N] (a Conv1D weight). */
+void
+embed_linear_kn_strided(int M, int N, int K, const float *A, int lda,
+						const float *W, int ldw, float *C, int ldc, bool accumulate)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
+				1.0f, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+}
+
 /* Add bias to every row. */
 void
 embed_add_bias(int M, int N, float *C, const float *bias)
@@ -396,10 +405,15 @@ embed_attention(int len, int heads, int head_dim, int ld,
 							 k + (size_t) h * head_dim, v + (size_t) h * head_dim, scores);
 }
 
-/* One head: ctx = softmax(q k^T / sqrt(d)) v, written over q. */
-void
-embed_attention_head(int len, int head_dim, int ld,
-					 float *q, const float *k, const float *v, float *scores)
+/*
+ * One head: ctx = softmax(q k^T / sqrt(d)) v, written over q.  With causal,
+ * row i attends to positions 0..i only: the scores of the later positions
+ * are set to exactly 0 after the softmax over the allowed ones, which is
+ * what a -inf (or float-min) mask before the softmax gives.
+ */
+static void
+attention_head(int len, int head_dim, int ld, bool causal,
+			   float *q, const float *k, const float *v, float *scores)
 {
 	float		scale = (float) (1.0 / sqrt((double) head_dim));
 
@@ -407,27 +421,67 @@ embed_attention_head(int len, int head_dim, int ld,
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, head_dim,
 				scale, q, ld, k, ld, 0.0f, scores, len);
 	for (int i = 0; i < len; i++)
-		embed_softmax(len, scores + (size_t) i * len);
+	{
+		float	   *row = scores + (size_t) i * len;
+
+		if (causal)
+		{
+			embed_softmax(i + 1, row);
+			memset(row + i + 1, 0, sizeof(float) * (size_t) (len - i - 1));
+		}
+		else
+			embed_softmax(len, row);
+	}
 	/* ctx[len, head_dim] = scores v, over q (no longer needed) */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, head_dim, len,
 				1.0f, scores, len, v, ld, 0.0f, q, ld);
 }
 
-/* Word + position + token-type embeddings of one sequence. */
+/* One bidirectional head (encoders). */
+void
+embed_attention_head(int len, int head_dim, int ld,
+					 float *q, const float *k, const float *v, float *scores)
+{
+	attention_head(len, head_dim, ld, false, q, k, v, scores);
+}
+
+/* One causal head (decoders). */
+void
+embed_attention_head_causal(int len, int head_dim, int ld,
+							float *q, const float *k, const float *v, float *scores)
+{
+	attention_head(len, head_dim, ld, true, q, k, v, scores);
+}
+
+/* Word + token-type + position embeddings of one sequence. */
 void
 embed_embedding_sum(int len, int hidden, const int32_t *ids, const int32_t *type_ids,
 					const float *word, const float *position,
-					const float *token_type, float *out)
+					const float *token_type, int position_pad_id, float *out)
 {
+	int			real = 0;		/* non-padding tokens so far (RoBERTa positions) */
+
 	for (int i = 0; i < len; i++)
 	{
 		const float *w = word + (size_t) ids[i] * hidden;
-		const float *p = position + (size_t) i * hidden;
-		const float *t = token_type + (size_t) (type_ids ? type_ids[i] : 0) * hidden;
+		size_t		pos = (size_t) i;
+		const float *p;
 		float	   *o = out + (size_t) i * hidden;
 
-		for (int j = 0; j < hidden; j++)
-			o[j] = w[j] + t[j] + p[j];
+		if (position_pad_id >= 0)
+			pos = ids[i] == position_pad_id ? (size_t) position_pad_id
+				: (size_t) position_pad_id + (size_t) ++real;
+		p = position + pos * hidden;
+		if (token_type)
+		{
+			const float *t = token_type + (size_t) (type_ids ? type_ids[i] : 0) * hidden;
+
+			for (int j = 0; j < hidden; j++)
+				o[j] = w[j] + t[j] + p[j];
+		}
+		else
+			for (int j = 0; j < hidden; j++)
+				o[j] = w[j] + p[j];
 	}
 }
 

@@ -50,6 +50,13 @@ void		embed_linear(int M, int N, int K, const float *A, const float *W,
 void		embed_linear_strided(int M, int N, int K, const float *A, int lda,
 								 const float *W, int ldw, float *C, int ldc, bool accumulate);
 
+/*
+ * C[M,N] = A[M,K] W[K,N] (or +=) with W stored [in, out], as GPT-2's Conv1D
+ * weights are: a block of output columns is W + col with ldw = N.
+ */
+void		embed_linear_kn_strided(int M, int N, int K, const float *A, int lda,
+									const float *W, int ldw, float *C, int ldc, bool accumulate);
+
 /* C[M,N] += bias[N] on every row (rows ldc floats apart in the _strided form). */
 void		embed_add_bias(int M, int N, float *C, const float *bias);
 void		embed_add_bias_strided(int M, int N, float *C, int ldc, const float *bias);
@@ -103,14 +110,23 @@ void		embed_attention(int len, int heads, int head_dim, int ld,
 void		embed_attention_head(int len, int head_dim, int ld,
 								 float *q, const float *k, const float *v, float *scores);
 
+/* The same with a causal mask: position i attends to positions 0..i (GPT-2). */
+void		embed_attention_head_causal(int len, int head_dim, int ld,
+										float *q, const float *k, const float *v, float *scores);
+
 /*
- * BERT input embeddings of one sequence, before LayerNorm:
- * out[len, hidden] = word[ids[i]] + position[i] + token_type[type_ids[i]]
- * (type_ids NULL means all 0).  ids and type ids must already be in range.
+ * Input embeddings of one sequence, before any LayerNorm:
+ * out[len, hidden] = word[ids[i]] + token_type[type_ids[i]] + position[p(i)].
+ * token_type NULL: no token-type term (DistilBERT, GPT-2); type_ids NULL
+ * means all 0.  position_pad_id < 0: p(i) = i.  position_pad_id >= 0
+ * (RoBERTa): tokens other than the padding id take positions pad + 1,
+ * pad + 2, ... in order and padding tokens take position pad, as Hugging
+ * Face's create_position_ids_from_input_ids.  Ids, type ids and positions
+ * must already be in range.
  */
 void		embed_embedding_sum(int len, int hidden, const int32_t *ids, const int32_t *type_ids,
 								const float *word, const float *position,
-								const float *token_type, float *out);
+								const float *token_type, int position_pad_id, float *out);
 
 /* Pooling of rows x[count, hidden] into out[hidden]; count <= 0 gives zeros. */
 void		embed_pool_mean(int count, int hidden, const float *x, float *out);

@@ -2,6 +2,12 @@
  * model.c: model folder -> config + bound weights + pooling configuration.
  *
  * Design notes:
+ * - One loader for four architectures.  config.json's model_type picks the
+ *   key names of the hyper-parameters (BERT's hidden_size, DistilBERT's dim,
+ *   GPT-2's n_embd, ...) and the tensor-name table; everything after that
+ *   (shape checks, dtype conversion, pooling, limits) is shared.  BERT,
+ *   RoBERTa and DistilBERT bind into EmbedBertWeights (DistilBERT without
+ *   token types), GPT-2 into EmbedGpt2Weights.
  * - config.json is read strictly: every size is an integer in a sane range
  *   (see the EMBED_MODEL_MAX_* limits), hidden_size must divide by
  *   num_attention_heads, the activation and position-embedding type must be
@@ -38,8 +44,10 @@
 struct EmbedModel
 {
 	EmbedModelInfo info;
-	EmbedBertWeights weights;
+	EmbedBertWeights weights;	/* encoders */
 	EmbedBertLayerWeights *layers;
+	EmbedGpt2Weights gpt2;		/* GPT-2 */
+	EmbedGpt2LayerWeights *gpt2_layers;
 	EmbedSafetensors *st;
 	void	  **owned;			/* malloc'd float32 copies of converted tensors */
 	int			owned_count;
@@ -50,7 +58,7 @@ typedef struct Loader
 {
 	const char *dir;
 	EmbedModel *m;
-	const char *prefix;			/* "" or "bert." */
+	const char *prefix;			/* "" or the model class's prefix ("bert.", "transformer.", ...) */
 	char	   *err;
 	size_t		errlen;
 } Loader;
@@ -150,13 +158,114 @@ config_int(Loader *ld, const EmbedJson *cfg, const char *key, int64_t min, int64
 	return EMBED_OK;
 }
 
+/* Config key names of the hyper-parameters, which differ by architecture. */
+typedef struct ConfigKeys
+{
+	const char *hidden,
+			   *layers,
+			   *heads,
+			   *intermediate,
+			   *positions,
+			   *activation,
+			   *eps;
+	double		default_eps;
+} ConfigKeys;
+
+static const ConfigKeys bert_keys = {"hidden_size", "num_hidden_layers", "num_attention_heads",
+	"intermediate_size", "max_position_embeddings", "hidden_act", "layer_norm_eps", 1e-12};
+static const ConfigKeys distilbert_keys = {"dim", "n_layers", "n_heads", "hidden_dim",
+	"max_position_embeddings", "activation", NULL, 1e-12};
+static const ConfigKeys gpt2_keys = {"n_embd", "n_layer", "n_head", "n_inner", "n_positions",
+	"activation_function", "layer_norm_epsilon", 1e-5};
+
+/* config.json boolean `key` into *out (def when absent); error when not a boolean. */
+static EmbedStatus
+config_bool(Loader *ld, const EmbedJson *cfg, const char *key, bool def, bool *out)
+{
+	const EmbedJson *v = embed_json_get(cfg, key);
+
+	*out = def;
+	if (v == NULL || v->type == EMBED_JSON_NULL)
+		return EMBED_OK;
+	if (!embed_json_get_bool(cfg, key, out))
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" must be true or false", ld->dir, key);
+		return EMBED_ERR_CONFIG;
+	}
+	return EMBED_OK;
+}
+
+/* The architecture named by model_type (absent: BERT). */
+static EmbedStatus
+parse_model_type(Loader *ld, const EmbedJson *cfg)
+{
+	const EmbedJson *v = embed_json_get(cfg, "model_type");
+	const char *s = embed_json_get_string(cfg, "model_type");
+	EmbedModelInfo *info = &ld->m->info;
+
+	if (v != NULL && s == NULL)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"model_type\" must be a string", ld->dir);
+		return EMBED_ERR_CONFIG;
+	}
+	if (s == NULL || strcmp(s, "bert") == 0)
+		info->arch = EMBED_ARCH_BERT;
+	else if (strcmp(s, "roberta") == 0 || strcmp(s, "xlm-roberta") == 0)
+		info->arch = EMBED_ARCH_ROBERTA;
+	else if (strcmp(s, "distilbert") == 0)
+		info->arch = EMBED_ARCH_DISTILBERT;
+	else if (strcmp(s, "gpt2") == 0)
+		info->arch = EMBED_ARCH_GPT2;
+	else
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: model_type \"%.64s\" is not supported "
+				 "(supported: \"bert\", \"roberta\", \"xlm-roberta\", \"distilbert\", \"gpt2\")",
+				 ld->dir, s);
+		return EMBED_ERR_UNSUPPORTED;
+	}
+	return EMBED_OK;
+}
+
+/* GPT-2 options that change the computation: refuse the ones not implemented. */
+static EmbedStatus
+parse_gpt2_options(Loader *ld, const EmbedJson *cfg)
+{
+	static const struct
+	{
+		const char *key;
+		bool		supported;	/* the only value implemented */
+		bool		def;
+	}			options[] = {
+		{"scale_attn_weights", true, true},
+		{"scale_attn_by_inverse_layer_idx", false, false},
+		{"add_cross_attention", false, false},
+	};
+	EmbedStatus status;
+	bool		value;
+
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+	{
+		if ((status = config_bool(ld, cfg, options[i].key, options[i].def, &value)) != EMBED_OK)
+			return status;
+		if (value != options[i].supported)
+		{
+			snprintf(ld->err, ld->errlen, "%s/config.json: %s = %s is not supported",
+					 ld->dir, options[i].key, value ? "true" : "false");
+			return EMBED_ERR_UNSUPPORTED;
+		}
+	}
+	return EMBED_OK;
+}
+
 /* Fill the architecture fields of info from config.json. */
 static EmbedStatus
 parse_config(Loader *ld, const EmbedJson *cfg)
 {
 	EmbedModelInfo *info = &ld->m->info;
+	const ConfigKeys *keys;
 	const char *s;
 	const EmbedJson *eps;
+	const EmbedJson *inner;
 	EmbedStatus status;
 
 	if (cfg->type != EMBED_JSON_OBJECT)
@@ -164,43 +273,87 @@ parse_config(Loader *ld, const EmbedJson *cfg)
 		snprintf(ld->err, ld->errlen, "%s/config.json does not hold a JSON object", ld->dir);
 		return EMBED_ERR_CONFIG;
 	}
-	s = embed_json_get_string(cfg, "model_type");
-	if (s != NULL && strcmp(s, "bert") != 0)
+	if ((status = parse_model_type(ld, cfg)) != EMBED_OK)
+		return status;
+	keys = info->arch == EMBED_ARCH_DISTILBERT ? &distilbert_keys
+		: info->arch == EMBED_ARCH_GPT2 ? &gpt2_keys : &bert_keys;
+	info->causal = info->arch == EMBED_ARCH_GPT2;
+	info->position_pad_id = -1;
+
+	if ((status = config_int(ld, cfg, keys->hidden, 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->hidden)) ||
+		(status = config_int(ld, cfg, keys->layers, 1, EMBED_MODEL_MAX_LAYERS, -1, &info->layers)) ||
+		(status = config_int(ld, cfg, keys->heads, 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->heads)) ||
+		(status = config_int(ld, cfg, "vocab_size", 1, EMBED_MODEL_MAX_VOCAB, -1, &info->vocab_size)))
+		return status;
+	/* GPT-2: n_inner null or absent means 4 * n_embd; n_ctx is n_positions' old name */
+	inner = embed_json_get(cfg, keys->intermediate);
+	if (info->arch == EMBED_ARCH_GPT2 && (inner == NULL || inner->type == EMBED_JSON_NULL))
+		info->intermediate = 4 * info->hidden;
+	else if ((status = config_int(ld, cfg, keys->intermediate, 1, EMBED_MODEL_MAX_INTERMEDIATE, -1,
+								  &info->intermediate)))
+		return status;
+	if (info->arch == EMBED_ARCH_GPT2 && embed_json_get(cfg, keys->positions) == NULL)
+		status = config_int(ld, cfg, "n_ctx", 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions);
+	else
+		status = config_int(ld, cfg, keys->positions, 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions);
+	if (status != EMBED_OK)
+		return status;
+
+	switch (info->arch)
 	{
-		snprintf(ld->err, ld->errlen, "%s/config.json: model_type \"%.64s\" is not supported (only \"bert\")",
-				 ld->dir, s);
-		return EMBED_ERR_UNSUPPORTED;
+		case EMBED_ARCH_BERT:
+			status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2,
+								&info->type_vocab_size);
+			break;
+		case EMBED_ARCH_ROBERTA:
+			if ((status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 1,
+									 &info->type_vocab_size)) ||
+				(status = config_int(ld, cfg, "pad_token_id", 0, EMBED_MODEL_MAX_POSITIONS, 1,
+									 &info->position_pad_id)))
+				break;
+			if (info->position_pad_id >= info->vocab_size ||
+				info->position_pad_id + 1 >= info->max_positions)
+			{
+				snprintf(ld->err, ld->errlen, "%s/config.json: pad_token_id %d leaves no position "
+						 "(max_position_embeddings %d, vocab_size %d)", ld->dir, info->position_pad_id,
+						 info->max_positions, info->vocab_size);
+				status = EMBED_ERR_CONFIG;
+			}
+			break;
+		case EMBED_ARCH_DISTILBERT:
+			info->type_vocab_size = 0;
+			break;
+		case EMBED_ARCH_GPT2:
+			info->type_vocab_size = 0;
+			status = parse_gpt2_options(ld, cfg);
+			break;
 	}
-	if ((status = config_int(ld, cfg, "hidden_size", 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->hidden)) ||
-		(status = config_int(ld, cfg, "num_hidden_layers", 1, EMBED_MODEL_MAX_LAYERS, -1, &info->layers)) ||
-		(status = config_int(ld, cfg, "num_attention_heads", 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->heads)) ||
-		(status = config_int(ld, cfg, "intermediate_size", 1, EMBED_MODEL_MAX_INTERMEDIATE, -1, &info->intermediate)) ||
-		(status = config_int(ld, cfg, "vocab_size", 1, EMBED_MODEL_MAX_VOCAB, -1, &info->vocab_size)) ||
-		(status = config_int(ld, cfg, "max_position_embeddings", 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions)) ||
-		(status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2, &info->type_vocab_size)))
+	if (status != EMBED_OK)
 		return status;
 	if (info->hidden % info->heads != 0)
 	{
-		snprintf(ld->err, ld->errlen, "%s/config.json: hidden_size %d is not a multiple of num_attention_heads %d",
-				 ld->dir, info->hidden, info->heads);
+		snprintf(ld->err, ld->errlen, "%s/config.json: %s %d is not a multiple of %s %d",
+				 ld->dir, keys->hidden, info->hidden, keys->heads, info->heads);
 		return EMBED_ERR_CONFIG;
 	}
 	info->head_dim = info->hidden / info->heads;
 
-	s = embed_json_get_string(cfg, "hidden_act");
-	if (s == NULL && embed_json_get(cfg, "hidden_act") != NULL)
+	s = embed_json_get_string(cfg, keys->activation);
+	if (s == NULL && embed_json_get(cfg, keys->activation) != NULL)
 	{
-		snprintf(ld->err, ld->errlen, "%s/config.json: \"hidden_act\" must be a string", ld->dir);
+		snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" must be a string", ld->dir, keys->activation);
 		return EMBED_ERR_CONFIG;
 	}
-	if (s == NULL || strcmp(s, "gelu") == 0)
+	if (s == NULL)
+		info->activation = info->arch == EMBED_ARCH_GPT2 ? EMBED_ACT_GELU_TANH : EMBED_ACT_GELU_ERF;
+	else if (strcmp(s, "gelu") == 0)
 		info->activation = EMBED_ACT_GELU_ERF;
 	else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0)
 		info->activation = EMBED_ACT_GELU_TANH;
 	else
 	{
-		snprintf(ld->err, ld->errlen, "%s/config.json: hidden_act \"%.64s\" is not supported "
-				 "(supported: \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\")", ld->dir, s);
+		snprintf(ld->err, ld->errlen, "%s/config.json: %s \"%.64s\" is not supported "
+				 "(supported: \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\")", ld->dir, keys->activation, s);
 		return EMBED_ERR_UNSUPPORTED;
 	}
 
@@ -212,20 +365,21 @@ parse_config(Loader *ld, const EmbedJson *cfg)
 		return EMBED_ERR_UNSUPPORTED;
 	}
 
-	info->layer_norm_eps = 1e-12;
-	eps = embed_json_get(cfg, "layer_norm_eps");
+	info->layer_norm_eps = keys->default_eps;
+	eps = keys->eps ? embed_json_get(cfg, keys->eps) : NULL;
 	if (eps != NULL)
 	{
 		if (eps->type != EMBED_JSON_NUMBER || !isfinite(eps->number) ||
 			eps->number <= 0.0 || eps->number >= 1.0)
 		{
-			snprintf(ld->err, ld->errlen, "%s/config.json: \"layer_norm_eps\" must be a number between 0 and 1",
-					 ld->dir);
+			snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" must be a number between 0 and 1",
+					 ld->dir, keys->eps);
 			return EMBED_ERR_CONFIG;
 		}
 		info->layer_norm_eps = eps->number;
 	}
-	info->max_tokens = info->max_positions;
+	/* RoBERTa's positions start after the padding id */
+	info->max_tokens = embed_model_usable_positions(info);
 	return EMBED_OK;
 }
 
@@ -399,7 +553,7 @@ parse_sentence_transformers(Loader *ld)
 				embed_json_free(sbert);
 				return EMBED_ERR_CONFIG;
 			}
-			if (v->integer < info->max_positions)
+			if (v->integer < info->max_tokens)
 				info->max_tokens = (int) v->integer;
 		}
 		embed_json_free(sbert);
@@ -541,27 +695,165 @@ bind_tensor(Loader *ld, const char *name, int64_t d0, int64_t d1, const float **
 	return EMBED_OK;
 }
 
-/* Bind every tensor the forward pass needs. */
-static EmbedStatus
-bind_weights(Loader *ld)
+/*
+ * A tensor of a layer: name after the layer prefix, shape as dimension codes
+ * ('H' hidden, 'I' intermediate, '3' 3 x hidden, 0 none: a vector) and
+ * where its pointer goes in the layer's weight struct.
+ */
+typedef struct LayerTensor
 {
+	const char *suffix;
+	char		rows;
+	char		cols;
+	size_t		offset;
+} LayerTensor;
+
+#define BERT_LAYER(s, r, c, f) {s, r, c, offsetof(EmbedBertLayerWeights, f)}
+static const LayerTensor bert_layer_tensors[] = {
+	BERT_LAYER("attention.self.query.weight", 'H', 'H', query_w),
+	BERT_LAYER("attention.self.query.bias", 'H', 0, query_b),
+	BERT_LAYER("attention.self.key.weight", 'H', 'H', key_w),
+	BERT_LAYER("attention.self.key.bias", 'H', 0, key_b),
+	BERT_LAYER("attention.self.value.weight", 'H', 'H', value_w),
+	BERT_LAYER("attention.self.value.bias", 'H', 0, value_b),
+	BERT_LAYER("attention.output.dense.weight", 'H', 'H', attn_out_w),
+	BERT_LAYER("attention.output.dense.bias", 'H', 0, attn_out_b),
+	BERT_LAYER("attention.output.LayerNorm.weight", 'H', 0, attn_ln_gamma),
+	BERT_LAYER("attention.output.LayerNorm.bias", 'H', 0, attn_ln_beta),
+	BERT_LAYER("intermediate.dense.weight", 'I', 'H', ffn_in_w),
+	BERT_LAYER("intermediate.dense.bias", 'I', 0, ffn_in_b),
+	BERT_LAYER("output.dense.weight", 'H', 'I', ffn_out_w),
+	BERT_LAYER("output.dense.bias", 'H', 0, ffn_out_b),
+	BERT_LAYER("output.LayerNorm.weight", 'H', 0, out_ln_gamma),
+	BERT_LAYER("output.LayerNorm.bias", 'H', 0, out_ln_beta),
+};
+
+/* DistilBERT's names for the same post-LN layer. */
+static const LayerTensor distilbert_layer_tensors[] = {
+	BERT_LAYER("attention.q_lin.weight", 'H', 'H', query_w),
+	BERT_LAYER("attention.q_lin.bias", 'H', 0, query_b),
+	BERT_LAYER("attention.k_lin.weight", 'H', 'H', key_w),
+	BERT_LAYER("attention.k_lin.bias", 'H', 0, key_b),
+	BERT_LAYER("attention.v_lin.weight", 'H', 'H', value_w),
+	BERT_LAYER("attention.v_lin.bias", 'H', 0, value_b),
+	BERT_LAYER("attention.out_lin.weight", 'H', 'H', attn_out_w),
+	BERT_LAYER("attention.out_lin.bias", 'H', 0, attn_out_b),
+	BERT_LAYER("sa_layer_norm.weight", 'H', 0, attn_ln_gamma),
+	BERT_LAYER("sa_layer_norm.bias", 'H', 0, attn_ln_beta),
+	BERT_LAYER("ffn.lin1.weight", 'I', 'H', ffn_in_w),
+	BERT_LAYER("ffn.lin1.bias", 'I', 0, ffn_in_b),
+	BERT_LAYER("ffn.lin2.weight", 'H', 'I', ffn_out_w),
+	BERT_LAYER("ffn.lin2.bias", 'H', 0, ffn_out_b),
+	BERT_LAYER("output_layer_norm.weight", 'H', 0, out_ln_gamma),
+	BERT_LAYER("output_layer_norm.bias", 'H', 0, out_ln_beta),
+};
+#undef BERT_LAYER
+
+/* GPT-2's block; Conv1D weights are [in, out]. */
+#define GPT2_LAYER(s, r, c, f) {s, r, c, offsetof(EmbedGpt2LayerWeights, f)}
+static const LayerTensor gpt2_layer_tensors[] = {
+	GPT2_LAYER("ln_1.weight", 'H', 0, ln1_gamma),
+	GPT2_LAYER("ln_1.bias", 'H', 0, ln1_beta),
+	GPT2_LAYER("attn.c_attn.weight", 'H', '3', attn_w),
+	GPT2_LAYER("attn.c_attn.bias", '3', 0, attn_b),
+	GPT2_LAYER("attn.c_proj.weight", 'H', 'H', attn_proj_w),
+	GPT2_LAYER("attn.c_proj.bias", 'H', 0, attn_proj_b),
+	GPT2_LAYER("ln_2.weight", 'H', 0, ln2_gamma),
+	GPT2_LAYER("ln_2.bias", 'H', 0, ln2_beta),
+	GPT2_LAYER("mlp.c_fc.weight", 'H', 'I', fc_w),
+	GPT2_LAYER("mlp.c_fc.bias", 'I', 0, fc_b),
+	GPT2_LAYER("mlp.c_proj.weight", 'I', 'H', fc_proj_w),
+	GPT2_LAYER("mlp.c_proj.bias", 'H', 0, fc_proj_b),
+};
+#undef GPT2_LAYER
+
+/* The size a dimension code stands for. */
+static int64_t
+dimension(const EmbedModelInfo *info, char code)
+{
+	switch (code)
+	{
+		case 'H':
+			return info->hidden;
+		case 'I':
+			return info->intermediate;
+		case '3':
+			return 3 * (int64_t) info->hidden;
+		default:
+			return 0;
+	}
+}
+
+/*
+ * Pick the tensor-name prefix: the first of candidates ("" included) under
+ * which probe exists; "" when none does (the missing tensor is then named
+ * by bind_tensor).
+ */
+static void
+choose_prefix(Loader *ld, const char *probe, const char *const *candidates, int count)
+{
+	char		name[256];
+
+	ld->prefix = "";
+	for (int i = 0; i < count; i++)
+	{
+		snprintf(name, sizeof(name), "%s%s", candidates[i], probe);
+		if (embed_safetensors_find(ld->m->st, name) != NULL)
+		{
+			ld->prefix = candidates[i];
+			return;
+		}
+	}
+}
+
+/* Bind the tensors of `layers` layers named layer_fmt (with %d) + table suffixes. */
+static EmbedStatus
+bind_layers(Loader *ld, const char *layer_fmt, const LayerTensor *table, size_t count,
+			void *layers, size_t layer_size)
+{
+	const EmbedModelInfo *info = &ld->m->info;
+
+	for (int l = 0; l < info->layers; l++)
+	{
+		char	   *lw = (char *) layers + (size_t) l * layer_size;
+		char		prefix[64];
+
+		snprintf(prefix, sizeof(prefix), layer_fmt, l);
+		for (size_t i = 0; i < count; i++)
+		{
+			char		name[160];
+			EmbedStatus status;
+
+			snprintf(name, sizeof(name), "%s%s", prefix, table[i].suffix);
+			status = bind_tensor(ld, name, dimension(info, table[i].rows), dimension(info, table[i].cols),
+								 (const float **) (lw + table[i].offset));
+			if (status != EMBED_OK)
+				return status;
+		}
+	}
+	return EMBED_OK;
+}
+
+/* Bind the encoder (BERT, RoBERTa, DistilBERT) weights. */
+static EmbedStatus
+bind_encoder_weights(Loader *ld)
+{
+	static const char *const bert_prefixes[] = {"", "bert.", "roberta."};
+	static const char *const distilbert_prefixes[] = {"", "distilbert."};
 	EmbedModel *m = ld->m;
 	const EmbedModelInfo *info = &m->info;
 	EmbedBertWeights *w = &m->weights;
-	int64_t		H = info->hidden,
-				I = info->intermediate;
+	bool		distil = info->arch == EMBED_ARCH_DISTILBERT;
+	int64_t		H = info->hidden;
 	EmbedStatus status;
 
-	if (embed_safetensors_find(m->st, "embeddings.word_embeddings.weight") != NULL)
-		ld->prefix = "";
-	else if (embed_safetensors_find(m->st, "bert.embeddings.word_embeddings.weight") != NULL)
-		ld->prefix = "bert.";
+	if (distil)
+		choose_prefix(ld, "embeddings.word_embeddings.weight", distilbert_prefixes, 2);
 	else
-		ld->prefix = "";
-
+		choose_prefix(ld, "embeddings.word_embeddings.weight", bert_prefixes, 3);
 	if ((status = bind_tensor(ld, "embeddings.word_embeddings.weight", info->vocab_size, H, &w->word_embeddings)) ||
 		(status = bind_tensor(ld, "embeddings.position_embeddings.weight", info->max_positions, H, &w->position_embeddings)) ||
-		(status = bind_tensor(ld, "embeddings.token_type_embeddings.weight", info->type_vocab_size, H, &w->token_type_embeddings)) ||
+		(!distil && (status = bind_tensor(ld, "embeddings.token_type_embeddings.weight", info->type_vocab_size, H, &w->token_type_embeddings))) ||
 		(status = bind_tensor(ld, "embeddings.LayerNorm.weight", H, 0, &w->emb_ln_gamma)) ||
 		(status = bind_tensor(ld, "embeddings.LayerNorm.bias", H, 0, &w->emb_ln_beta)))
 		return status;
@@ -573,48 +865,51 @@ bind_weights(Loader *ld)
 		return EMBED_ERR_NOMEM;
 	}
 	w->layers = m->layers;
-	for (int l = 0; l < info->layers; l++)
+	if (distil)
+		return bind_layers(ld, "transformer.layer.%d.", distilbert_layer_tensors,
+						   sizeof(distilbert_layer_tensors) / sizeof(distilbert_layer_tensors[0]),
+						   m->layers, sizeof(EmbedBertLayerWeights));
+	return bind_layers(ld, "encoder.layer.%d.", bert_layer_tensors,
+					   sizeof(bert_layer_tensors) / sizeof(bert_layer_tensors[0]),
+					   m->layers, sizeof(EmbedBertLayerWeights));
+}
+
+/* Bind GPT-2's weights (GPT2Model's bare names or GPT2LMHeadModel's "transformer."). */
+static EmbedStatus
+bind_gpt2_weights(Loader *ld)
+{
+	static const char *const prefixes[] = {"", "transformer."};
+	EmbedModel *m = ld->m;
+	const EmbedModelInfo *info = &m->info;
+	EmbedGpt2Weights *w = &m->gpt2;
+	int64_t		H = info->hidden;
+	EmbedStatus status;
+
+	choose_prefix(ld, "wte.weight", prefixes, 2);
+	if ((status = bind_tensor(ld, "wte.weight", info->vocab_size, H, &w->token_embeddings)) ||
+		(status = bind_tensor(ld, "wpe.weight", info->max_positions, H, &w->position_embeddings)) ||
+		(status = bind_tensor(ld, "ln_f.weight", H, 0, &w->lnf_gamma)) ||
+		(status = bind_tensor(ld, "ln_f.bias", H, 0, &w->lnf_beta)))
+		return status;
+	m->gpt2_layers = calloc(info->layers, sizeof(EmbedGpt2LayerWeights));
+	if (m->gpt2_layers == NULL)
 	{
-		EmbedBertLayerWeights *lw = &m->layers[l];
-		static const struct
-		{
-			const char *suffix;
-			int			rows;	/* 'H' or 'I' */
-			int			cols;	/* 'H', 'I' or 0 for a vector */
-			size_t		offset;
-		}			table[] = {
-			{"attention.self.query.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, query_w)},
-			{"attention.self.query.bias", 'H', 0, offsetof(EmbedBertLayerWeights, query_b)},
-			{"attention.self.key.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, key_w)},
-			{"attention.self.key.bias", 'H', 0, offsetof(EmbedBertLayerWeights, key_b)},
-			{"attention.self.value.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, value_w)},
-			{"attention.self.value.bias", 'H', 0, offsetof(EmbedBertLayerWeights, value_b)},
-			{"attention.output.dense.weight", 'H', 'H', offsetof(EmbedBertLayerWeights, attn_out_w)},
-			{"attention.output.dense.bias", 'H', 0, offsetof(EmbedBertLayerWeights, attn_out_b)},
-			{"attention.output.LayerNorm.weight", 'H', 0, offsetof(EmbedBertLayerWeights, attn_ln_gamma)},
-			{"attention.output.LayerNorm.bias", 'H', 0, offsetof(EmbedBertLayerWeights, attn_ln_beta)},
-			{"intermediate.dense.weight", 'I', 'H', offsetof(EmbedBertLayerWeights, ffn_in_w)},
-			{"intermediate.dense.bias", 'I', 0, offsetof(EmbedBertLayerWeights, ffn_in_b)},
-			{"output.dense.weight", 'H', 'I', offsetof(EmbedBertLayerWeights, ffn_out_w)},
-			{"output.dense.bias", 'H', 0, offsetof(EmbedBertLayerWeights, ffn_out_b)},
-			{"output.LayerNorm.weight", 'H', 0, offsetof(EmbedBertLayerWeights, out_ln_gamma)},
-			{"output.LayerNorm.bias", 'H', 0, offsetof(EmbedBertLayerWeights, out_ln_beta)},
-		};
-
-		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		{
-			char		name[160];
-			int64_t		rows = table[i].rows == 'H' ? H : I;
-			int64_t		cols = table[i].cols == 0 ? 0 : table[i].cols == 'H' ? H : I;
-
-			snprintf(name, sizeof(name), "encoder.layer.%d.%s", l, table[i].suffix);
-			status = bind_tensor(ld, name, rows, cols,
-								 (const float **) ((char *) lw + table[i].offset));
-			if (status != EMBED_OK)
-				return status;
-		}
+		snprintf(ld->err, ld->errlen, "out of memory loading \"%s\"", ld->dir);
+		return EMBED_ERR_NOMEM;
 	}
-	return EMBED_OK;
+	w->layers = m->gpt2_layers;
+	return bind_layers(ld, "h.%d.", gpt2_layer_tensors,
+					   sizeof(gpt2_layer_tensors) / sizeof(gpt2_layer_tensors[0]),
+					   m->gpt2_layers, sizeof(EmbedGpt2LayerWeights));
+}
+
+/* Bind every tensor the forward pass needs. */
+static EmbedStatus
+bind_weights(Loader *ld)
+{
+	if (ld->m->info.arch == EMBED_ARCH_GPT2)
+		return bind_gpt2_weights(ld);
+	return bind_encoder_weights(ld);
 }
 
 /* Load config, sentence-transformers files and weights of the model in model_dir. */
@@ -673,6 +968,7 @@ embed_model_free(EmbedModel *m)
 		free(m->owned[i]);
 	free(m->owned);
 	free(m->layers);
+	free(m->gpt2_layers);
 	embed_safetensors_close(m->st);
 	free(m);
 }
@@ -684,11 +980,36 @@ embed_model_info(const EmbedModel *m)
 	return &m->info;
 }
 
-/* The bound weight pointers. */
+/* The bound encoder weights, or NULL for GPT-2. */
 const EmbedBertWeights *
 embed_model_weights(const EmbedModel *m)
 {
-	return &m->weights;
+	return m->info.arch == EMBED_ARCH_GPT2 ? NULL : &m->weights;
+}
+
+/* The bound GPT-2 weights, or NULL for an encoder. */
+const EmbedGpt2Weights *
+embed_model_gpt2_weights(const EmbedModel *m)
+{
+	return m->info.arch == EMBED_ARCH_GPT2 ? &m->gpt2 : NULL;
+}
+
+/* Lower-case name of an architecture. */
+const char *
+embed_architecture_name(EmbedArchitecture arch)
+{
+	switch (arch)
+	{
+		case EMBED_ARCH_BERT:
+			return "bert";
+		case EMBED_ARCH_ROBERTA:
+			return "roberta";
+		case EMBED_ARCH_DISTILBERT:
+			return "distilbert";
+		case EMBED_ARCH_GPT2:
+			return "gpt2";
+	}
+	return "unknown";
 }
 
 /* Pool each row over its first lengths[b] positions, then normalise if configured. */

@@ -1,8 +1,14 @@
 /*
- * model.h: loading a BERT-family sentence-embedding model from a folder in
- * Hugging Face / sentence-transformers layout.
+ * model.h: loading a transformer from a folder in Hugging Face /
+ * sentence-transformers layout.
  *
- *   <dir>/config.json                 BERT hyper-parameters (required)
+ * Architectures (config.json "model_type"): the post-LayerNorm encoders
+ * BERT ("bert" or absent), RoBERTa ("roberta", "xlm-roberta": positions
+ * offset by pad_token_id + 1) and DistilBERT ("distilbert": no token
+ * types), and the pre-LayerNorm causal decoder GPT-2 ("gpt2": fused Conv1D
+ * attention weights stored [in, out], final ln_f).
+ *
+ *   <dir>/config.json                 hyper-parameters (required)
  *   <dir>/model.safetensors           weights (required), memory-mapped
  *   <dir>/modules.json                sentence-transformers pipeline (optional)
  *   <dir>/<pooling path>/config.json  pooling mode (when modules.json lists Pooling)
@@ -39,8 +45,19 @@ typedef enum EmbedPooling
 	EMBED_POOL_MAX
 } EmbedPooling;
 
+typedef enum EmbedArchitecture
+{
+	EMBED_ARCH_BERT,
+	EMBED_ARCH_ROBERTA,
+	EMBED_ARCH_DISTILBERT,
+	EMBED_ARCH_GPT2
+} EmbedArchitecture;
+
 typedef struct EmbedModelInfo
 {
+	EmbedArchitecture arch;
+	bool		causal;			/* decoder: each token attends to itself and earlier ones */
+	int			position_pad_id;	/* RoBERTa: pad_token_id (positions start after it); else -1 */
 	int			hidden;			/* hidden_size = embedding dimension */
 	int			layers;			/* num_hidden_layers */
 	int			heads;			/* num_attention_heads */
@@ -48,8 +65,8 @@ typedef struct EmbedModelInfo
 	int			intermediate;	/* intermediate_size */
 	int			vocab_size;
 	int			max_positions;	/* max_position_embeddings */
-	int			type_vocab_size;
-	int			max_tokens;		/* min(max_seq_length, max_positions) */
+	int			type_vocab_size;	/* 0: no token-type embeddings */
+	int			max_tokens;		/* usable positions, capped by max_seq_length */
 	EmbedPooling pooling;
 	bool		normalize;		/* L2-normalise the pooled vector */
 	EmbedActivation activation;
@@ -86,11 +103,40 @@ typedef struct EmbedBertWeights
 {
 	const float *word_embeddings;	/* [vocab, hidden] */
 	const float *position_embeddings;	/* [max_positions, hidden] */
-	const float *token_type_embeddings; /* [type_vocab, hidden] */
+	const float *token_type_embeddings; /* [type_vocab, hidden]; NULL for DistilBERT */
 	const float *emb_ln_gamma,
 			   *emb_ln_beta;
 	const EmbedBertLayerWeights *layers;	/* [layers] */
 } EmbedBertWeights;
+
+/*
+ * Weights of one GPT-2 block.  The Conv1D weights are stored [in, out]
+ * (y = x W + b), the transpose of a linear layer's.
+ */
+typedef struct EmbedGpt2LayerWeights
+{
+	const float *ln1_gamma,
+			   *ln1_beta;
+	const float *attn_w,		/* c_attn [hidden, 3 * hidden]: q | k | v */
+			   *attn_b,
+			   *attn_proj_w,	/* c_proj [hidden, hidden] */
+			   *attn_proj_b;
+	const float *ln2_gamma,
+			   *ln2_beta;
+	const float *fc_w,			/* mlp.c_fc [hidden, intermediate] */
+			   *fc_b,
+			   *fc_proj_w,		/* mlp.c_proj [intermediate, hidden] */
+			   *fc_proj_b;
+} EmbedGpt2LayerWeights;
+
+typedef struct EmbedGpt2Weights
+{
+	const float *token_embeddings;	/* wte [vocab, hidden] (also the tied LM head) */
+	const float *position_embeddings;	/* wpe [max_positions, hidden] */
+	const EmbedGpt2LayerWeights *layers;	/* [layers] */
+	const float *lnf_gamma,
+			   *lnf_beta;
+} EmbedGpt2Weights;
 
 typedef struct EmbedModel EmbedModel;
 
@@ -103,7 +149,23 @@ EmbedStatus embed_model_load(const char *model_dir, EmbedModel **out, char *err,
 void		embed_model_free(EmbedModel *m);
 
 const EmbedModelInfo *embed_model_info(const EmbedModel *m);
+/* The bound weights: the encoder's (BERT, RoBERTa, DistilBERT) or GPT-2's; NULL for the other family. */
 const EmbedBertWeights *embed_model_weights(const EmbedModel *m);
+const EmbedGpt2Weights *embed_model_gpt2_weights(const EmbedModel *m);
+
+/*
+ * How many tokens a sequence may have: max_position_embeddings, less
+ * RoBERTa's pad_token_id + 1 offset (max_tokens may be lower still).
+ */
+static inline int
+embed_model_usable_positions(const EmbedModelInfo *info)
+{
+	return info->position_pad_id >= 0 ? info->max_positions - info->position_pad_id - 1
+		: info->max_positions;
+}
+
+/* "bert", "roberta", "distilbert", "gpt2" */
+const char *embed_architecture_name(EmbedArchitecture arch);
 
 /*
  * Sentence embeddings from final hidden states.  hidden is [batch, seq,

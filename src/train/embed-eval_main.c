@@ -15,7 +15,7 @@
  * --latency N: median wall time of N single-sentence embeddings (batch 1,
  *   the calling thread only) of a short sentence.
  */
-#include "bert.h"
+#include "forward.h"
 #include "kernels.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -65,7 +65,7 @@ encoder_open(Encoder *e, const char *dir)
 	}
 	e->info = embed_model_info(e->model);
 	e->max_tokens = e->info->max_tokens;
-	if (!embed_bert_workspace_size(e->model, EVAL_BATCH, e->max_tokens, 1, &bytes))
+	if (!embed_forward_workspace_size(e->model, EVAL_BATCH, e->max_tokens, 1, &bytes))
 		return false;
 	e->workspace = aligned_alloc(64, (bytes + 63) / 64 * 64);
 	e->hidden = malloc(sizeof(float) * EVAL_BATCH * e->max_tokens * e->info->hidden);
@@ -99,7 +99,7 @@ encode_batch(Encoder *e, const char *const *texts, int n, float *out)
 	/* repack the rows to the batch's own width */
 	for (int i = 1; i < n; i++)
 		memmove(e->ids + (size_t) i * seq, e->ids + (size_t) i * e->max_tokens, sizeof(int32_t) * seq);
-	if (embed_bert_forward(e->model, NULL, e->ids, NULL, e->lengths, n, seq, e->hidden,
+	if (embed_forward(e->model, NULL, e->ids, NULL, e->lengths, n, seq, e->hidden,
 						   e->workspace, NULL, NULL, err, sizeof(err)) != EMBED_OK)
 	{
 		fprintf(stderr, "embed-eval: %s\n", err);

@@ -360,12 +360,12 @@ test_embeddings_and_pooling(void)
 		pos[i] = (float) (100 * i);
 	for (int i = 0; i < 8; i++)
 		type[i] = (float) (1000 * i);
-	embed_embedding_sum(3, H, ids, types, word, pos, type, out);
+	embed_embedding_sum(3, H, ids, types, word, pos, type, -1, out);
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < H; j++)
 			sum_ok = sum_ok && out[i * H + j] == word[ids[i] * H + j] + pos[i * H + j] + type[types[i] * H + j];
 	ok(sum_ok, "embedding sum = word[id] + position[i] + token_type[t]");
-	embed_embedding_sum(3, H, ids, NULL, word, pos, type, out);
+	embed_embedding_sum(3, H, ids, NULL, word, pos, type, -1, out);
 	ok(out[0] == word[8] + pos[0] + type[0], "NULL token types mean type 0");
 
 	embed_pool_mean(3, 4, rows, pooled);

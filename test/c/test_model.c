@@ -527,8 +527,8 @@ test_config_errors(const char *root)
 	expect_load(dir, EMBED_ERR_UNSUPPORTED, "hidden_act \"relu\" is not supported", "relu activation");
 	set_config(dir, config_with("hidden_act", "7"));
 	expect_load(dir, EMBED_ERR_CONFIG, "\"hidden_act\" must be a string", "hidden_act not a string");
-	set_config(dir, config_with("model_type", "\"roberta\""));
-	expect_load(dir, EMBED_ERR_UNSUPPORTED, "model_type \"roberta\"", "model_type roberta");
+	set_config(dir, config_with("model_type", "\"t5\""));
+	expect_load(dir, EMBED_ERR_UNSUPPORTED, "model_type \"t5\"", "model_type t5");
 	set_config(dir, config_with("position_embedding_type", "\"relative_key\""));
 	expect_load(dir, EMBED_ERR_UNSUPPORTED, "position_embedding_type \"relative_key\"", "relative position embeddings");
 	set_config(dir, config_with("type_vocab_size", "0"));

@@ -1,0 +1,153 @@
+/*
+ * steps.c: dense and LayerNorm steps of a forward pass as thread-pool
+ * tasks (see steps.h for why the task list depends on shapes only).
+ */
+#include "steps.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * About EMBED_COLUMN_BLOCK columns, a multiple of 16, and (from 4 x 64
+ * columns up) a number of blocks that is a multiple of 4 so that 2 or 4
+ * threads share a product evenly (384 columns: 4 blocks of 96; 1536: 12 of
+ * 128).
+ */
+int
+embed_column_block_width(int N)
+{
+	int			blocks = (N + EMBED_COLUMN_BLOCK - 1) / EMBED_COLUMN_BLOCK;
+	int			width;
+
+	if (N >= 4 * 64)
+		blocks = (blocks + 3) & ~3;
+	width = (N + blocks - 1) / blocks;
+	return (width + 15) & ~15;
+}
+
+/* Column blocks of an N-wide product. */
+static inline int
+column_blocks(int N)
+{
+	int			width = embed_column_block_width(N);
+
+	return (N + width - 1) / width;
+}
+
+/* Task: one column block of one product of the current dense step. */
+static void
+dense_task(void *arg, int task, int thread)
+{
+	EmbedSteps *s = arg;
+	const EmbedDenseProduct *d = s->dense;
+	int			col,
+				width,
+				lda,
+				ldc;
+
+	while (task >= column_blocks(d->N))
+	{
+		task -= column_blocks(d->N);
+		d++;
+	}
+	width = embed_column_block_width(d->N);
+	col = task * width;
+	if (d->N - col < width)
+		width = d->N - col;
+	lda = d->lda ? d->lda : d->K;
+	ldc = d->ldc ? d->ldc : d->N;
+	if (d->weight_kn)
+		embed_linear_kn_strided(s->tokens, width, d->K, d->A, lda, d->W + col, d->N,
+								d->C + col, ldc, d->accumulate);
+	else
+		embed_linear_strided(s->tokens, width, d->K, d->A, lda, d->W + (size_t) col * d->K, d->K,
+							 d->C + col, ldc, d->accumulate);
+	if (d->bias && d->activate)
+		embed_add_bias_activation_strided(s->tokens, width, d->C + col, ldc, d->bias + col,
+										  s->activation);
+	else if (d->bias)
+		embed_add_bias_strided(s->tokens, width, d->C + col, ldc, d->bias + col);
+}
+
+/* One step of column-block tasks over every product. */
+void
+embed_steps_dense(EmbedSteps *s, const EmbedDenseProduct *products, int count)
+{
+	int			ntasks = 0;
+
+	for (int i = 0; i < count; i++)
+	{
+		s->dense[i] = products[i];
+		ntasks += column_blocks(products[i].N);
+	}
+	s->ndense = count;
+	embed_thread_pool_run(s->pool, ntasks, dense_task, s);
+}
+
+/* Task: LayerNorm of one range of rows. */
+static void
+layernorm_task(void *arg, int task, int thread)
+{
+	EmbedSteps *s = arg;
+	int			first = task * EMBED_LAYERNORM_ROWS;
+	int			rows = s->tokens - first < EMBED_LAYERNORM_ROWS ? s->tokens - first : EMBED_LAYERNORM_ROWS;
+	size_t		at = (size_t) first * s->ln_width;
+
+	if (s->ln_dst != s->ln_src)
+		memcpy(s->ln_dst + at, s->ln_src + at, sizeof(float) * (size_t) rows * s->ln_width);
+	embed_layernorm(rows, s->ln_width, s->ln_dst + at, s->ln_bias, s->ln_gamma, s->ln_beta, s->eps);
+}
+
+/* dst = LN(src + bias) over all rows, as one step. */
+void
+embed_steps_layernorm(EmbedSteps *s, const float *src, float *dst, int width,
+					  const float *bias, const float *gamma, const float *beta)
+{
+	s->ln_src = src;
+	s->ln_dst = dst;
+	s->ln_width = width;
+	s->ln_bias = bias;
+	s->ln_gamma = gamma;
+	s->ln_beta = beta;
+	embed_thread_pool_run(s->pool, (s->tokens + EMBED_LAYERNORM_ROWS - 1) / EMBED_LAYERNORM_ROWS,
+						  layernorm_task, s);
+}
+
+/* Check lengths, ids and type ids before any work; message names the position. */
+EmbedStatus
+embed_forward_check_inputs(const EmbedModelInfo *info, const int32_t *ids, const int32_t *type_ids,
+			 const int32_t *lengths, int batch, int seq, char *err, size_t errlen)
+{
+	for (int b = 0; b < batch; b++)
+	{
+		if (lengths[b] < 1 || lengths[b] > seq)
+		{
+			snprintf(err, errlen, "sequence %d has length %d (must be 1 to %d)", b, lengths[b], seq);
+			return EMBED_ERR_INPUT;
+		}
+		if (lengths[b] > embed_model_usable_positions(info))
+		{
+			snprintf(err, errlen, "sequence %d has %d tokens; the model accepts at most %d",
+					 b, lengths[b], embed_model_usable_positions(info));
+			return EMBED_ERR_INPUT;
+		}
+		for (int i = 0; i < lengths[b]; i++)
+		{
+			size_t		at = (size_t) b * seq + i;
+
+			if (ids[at] < 0 || ids[at] >= info->vocab_size)
+			{
+				snprintf(err, errlen, "token id %d at sequence %d position %d is out of range (vocabulary size %d)",
+						 ids[at], b, i, info->vocab_size);
+				return EMBED_ERR_INPUT;
+			}
+			if (type_ids && (type_ids[at] < 0 || type_ids[at] >= (info->type_vocab_size > 0 ? info->type_vocab_size : 1)))
+			{
+				snprintf(err, errlen, "token type %d at sequence %d position %d is out of range (type_vocab_size %d)",
+						 type_ids[at], b, i, info->type_vocab_size > 0 ? info->type_vocab_size : 1);
+				return EMBED_ERR_INPUT;
+			}
+		}
+	}
+	return EMBED_OK;
+}
