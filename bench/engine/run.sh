@@ -18,7 +18,7 @@ out="$root/bench/out"
 results=${RESULTS:-$root/bench/RESULTS.md}
 peers="$here/peers"
 CC=${CC:-cc}
-engine="bert kernels model safetensors sha256 json threadpool"
+engine="forward bert gpt2 steps kernels model safetensors sha256 json threadpool"
 cases="8x1 16x1 16x32 128x1 128x32 256x1 256x32"
 python=/usr/bin/python3
 

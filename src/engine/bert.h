@@ -28,10 +28,12 @@
  *   - bit-identical from one call to the next;
  *   - bit-identical whatever `seq` (the padding) is, since only the real
  *     tokens are computed.
- * It is NOT bit-identical across batch compositions: the matrix products
- * run over the packed real tokens of the whole batch, and OpenBLAS's
- * blocking (hence the rounding of a row) depends on that row count.  A
- * sequence run alone and the same sequence inside a batch agree to about
+ * The matrix products run over the packed real tokens of the whole batch.
+ * Up to 64 tokens on AVX2 CPUs they use the engine's own kernel, which
+ * rounds each row the same way whatever the row count: a sequence gives
+ * the same bits alone and inside such a batch.  Larger products go to
+ * OpenBLAS, whose blocking (hence the rounding of a row) depends on the
+ * row count: there a sequence run alone and inside a batch agree to about
  * 1e-6, not bitwise.  Attention, LayerNorm and the activations are
  * computed per sequence or per element and do not depend on the batch.
  * Different CPUs, OpenBLAS kernels or the portable kernels give results

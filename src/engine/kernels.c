@@ -19,6 +19,18 @@
  *   negative x); the tanh GELU as x * sigmoid(2y), the same function as
  *   x (1 + tanh y) / 2.  The portable path uses libm (erff, tanhf, expf).
  *   Both agree with double-precision references to about 1e-6 (tests).
+ * - Products with few rows (at most SMALL_M_MAX tokens: a short query, a
+ *   small batch) skip OpenBLAS on AVX2 CPUs.  There, OpenBLAS spends a
+ *   quarter of its time packing the weight matrix, which is read once per
+ *   call, and its kernel is tuned for large blocks: measured 1.4-2.3x
+ *   slower than a direct kernel at 8-16 rows, 1.05-1.2x at 32-64, about
+ *   even at 128 (bench/RESULTS.md).  The direct kernel (linear_small_m)
+ *   computes each output as a dot product of an activation row and a
+ *   weight row (both contiguous in K): blocks of 4 rows x 3 weight rows in
+ *   12 registers, the next weight rows prefetched.  Every output element
+ *   is the same sum in the same order (8 lanes accumulated over K, then
+ *   added pairwise, then the tail) whatever the blocking, so a row's result
+ *   does not depend on M or on the column block it is computed in.
  */
 #include "kernels.h"
 
@@ -31,6 +43,9 @@
 #include <immintrin.h>
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 #endif
+
+/* Most rows for which linear products use the direct kernel. */
+#define SMALL_M_MAX 64
 
 /* -1 until first use; then whether the AVX2 kernels are used. */
 static int	simd_state = -1;
@@ -224,6 +239,151 @@ softmax_avx2(int n, float *x)
 
 #endif							/* EMBED_HAVE_AVX2_KERNELS */
 
+#ifdef EMBED_HAVE_AVX2_KERNELS
+
+/* Sum of the 8 lanes: (0+4, 1+5, 2+6, 3+7), then pairwise. */
+AVX2_TARGET static inline float
+hsum8(__m256 v)
+{
+	__m128		s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Dot product tail: the K % 8 last terms, added to the lane sum. */
+static inline float
+dot_tail(float sum, const float *a, const float *w, int k0, int K)
+{
+	for (int k = k0; k < K; k++)
+		sum += a[k] * w[k];
+	return sum;
+}
+
+/* Store or accumulate one output. */
+static inline void
+store_output(float *c, float v, bool accumulate)
+{
+	*c = accumulate ? *c + v : v;
+}
+
+/*
+ * C[M,N] (+)= A[M,K] W[N,K]^T for small M: 4 x 3 blocks of dot products,
+ * then single rows, then single weight rows; every output computed the
+ * same way (see the design notes).
+ */
+AVX2_TARGET static void
+linear_small_m(int M, int N, int K, const float *A, int lda,
+			   const float *W, int ldw, float *C, int ldc, bool accumulate)
+{
+	int			K8 = K & ~7;
+	int			n = 0;
+
+	for (; n + 3 <= N; n += 3)
+	{
+		const float *w0 = W + (size_t) n * ldw,
+				   *w1 = w0 + ldw,
+				   *w2 = w1 + ldw;
+		const float *next = n + 6 <= N ? w0 + (size_t) 3 * ldw : NULL;
+		int			m = 0;
+
+		for (; m + 4 <= M; m += 4)
+		{
+			const float *a0 = A + (size_t) m * lda,
+					   *a1 = a0 + lda,
+					   *a2 = a1 + lda,
+					   *a3 = a2 + lda;
+			__m256		c00 = _mm256_setzero_ps(),
+						c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+						c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+			float	   *r = C + (size_t) m * ldc + n;
+
+			for (int k = 0; k < K8; k += 8)
+			{
+				__m256		x0 = _mm256_loadu_ps(w0 + k),
+							x1 = _mm256_loadu_ps(w1 + k),
+							x2 = _mm256_loadu_ps(w2 + k);
+				__m256		a;
+
+				if (m == 0 && next && (k & 15) == 0)
+				{
+					_mm_prefetch((const char *) (next + k), _MM_HINT_T0);
+					_mm_prefetch((const char *) (next + ldw + k), _MM_HINT_T0);
+					_mm_prefetch((const char *) (next + 2 * (size_t) ldw + k), _MM_HINT_T0);
+				}
+				a = _mm256_loadu_ps(a0 + k);
+				c00 = _mm256_fmadd_ps(a, x0, c00);
+				c01 = _mm256_fmadd_ps(a, x1, c01);
+				c02 = _mm256_fmadd_ps(a, x2, c02);
+				a = _mm256_loadu_ps(a1 + k);
+				c10 = _mm256_fmadd_ps(a, x0, c10);
+				c11 = _mm256_fmadd_ps(a, x1, c11);
+				c12 = _mm256_fmadd_ps(a, x2, c12);
+				a = _mm256_loadu_ps(a2 + k);
+				c20 = _mm256_fmadd_ps(a, x0, c20);
+				c21 = _mm256_fmadd_ps(a, x1, c21);
+				c22 = _mm256_fmadd_ps(a, x2, c22);
+				a = _mm256_loadu_ps(a3 + k);
+				c30 = _mm256_fmadd_ps(a, x0, c30);
+				c31 = _mm256_fmadd_ps(a, x1, c31);
+				c32 = _mm256_fmadd_ps(a, x2, c32);
+			}
+			store_output(r, dot_tail(hsum8(c00), a0, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(hsum8(c01), a0, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(hsum8(c02), a0, w2, K8, K), accumulate);
+			r += ldc;
+			store_output(r, dot_tail(hsum8(c10), a1, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(hsum8(c11), a1, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(hsum8(c12), a1, w2, K8, K), accumulate);
+			r += ldc;
+			store_output(r, dot_tail(hsum8(c20), a2, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(hsum8(c21), a2, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(hsum8(c22), a2, w2, K8, K), accumulate);
+			r += ldc;
+			store_output(r, dot_tail(hsum8(c30), a3, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(hsum8(c31), a3, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(hsum8(c32), a3, w2, K8, K), accumulate);
+		}
+		for (; m < M; m++)
+		{
+			const float *a0 = A + (size_t) m * lda;
+			__m256		c0 = _mm256_setzero_ps(),
+						c1 = c0,
+						c2 = c0;
+			float	   *r = C + (size_t) m * ldc + n;
+
+			for (int k = 0; k < K8; k += 8)
+			{
+				__m256		a = _mm256_loadu_ps(a0 + k);
+
+				c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w0 + k), c0);
+				c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
+				c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
+			}
+			store_output(r, dot_tail(hsum8(c0), a0, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(hsum8(c1), a0, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(hsum8(c2), a0, w2, K8, K), accumulate);
+		}
+	}
+	for (; n < N; n++)
+	{
+		const float *w0 = W + (size_t) n * ldw;
+
+		for (int m = 0; m < M; m++)
+		{
+			const float *a0 = A + (size_t) m * lda;
+			__m256		c0 = _mm256_setzero_ps();
+
+			for (int k = 0; k < K8; k += 8)
+				c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + k), _mm256_loadu_ps(w0 + k), c0);
+			store_output(C + (size_t) m * ldc + n, dot_tail(hsum8(c0), a0, w0, K8, K), accumulate);
+		}
+	}
+}
+
+#endif							/* EMBED_HAVE_AVX2_KERNELS */
+
 /* C = A W^T (+ bias) with one double accumulator per element. */
 void
 embed_matmul_naive(int M, int N, int K, const float *A, const float *W,
@@ -248,11 +408,18 @@ embed_linear(int M, int N, int K, const float *A, const float *W,
 	embed_linear_strided(M, N, K, A, K, W, K, C, N, accumulate);
 }
 
-/* The same with explicit row strides. */
+/* The same with explicit row strides; few rows take the direct AVX2 kernel. */
 void
 embed_linear_strided(int M, int N, int K, const float *A, int lda,
 					 const float *W, int ldw, float *C, int ldc, bool accumulate)
 {
+#ifdef EMBED_HAVE_AVX2_KERNELS
+	if (M <= SMALL_M_MAX && use_simd())
+	{
+		linear_small_m(M, N, K, A, lda, W, ldw, C, ldc, accumulate);
+		return;
+	}
+#endif
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K,
 				1.0f, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 }

@@ -333,6 +333,10 @@ check_case(const EmbedModel *m, EmbedThreadPool *const *pools, const Case *c)
 		}
 		ok(max_diff <= 1e-5, "%s: each sequence alone within 1e-5 of its row in the batch (max %.3g)",
 		   c->name, max_diff);
+		/* up to 64 tokens the engine's own product kernel rounds every row alike */
+		if (tokens <= 64 && embed_kernels_simd_available())
+			ok(max_diff == 0.0, "%s (%d tokens): each sequence alone bit-identical to its row in the batch",
+			   c->name, tokens);
 	}
 
 	/* the portable kernels: also independent of the thread count */
@@ -373,6 +377,7 @@ test_forward(void)
 		{"one sentence of 128", 1, 128, {128}},
 		{"mixed batch", 5, 200, {7, 200, 1, 37, 128}},
 		{"batch of 32 short", 32, 24, {0}},
+		{"small batch", 4, 20, {9, 20, 1, 17}},
 	};
 
 	if (dir == NULL)

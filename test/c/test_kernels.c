@@ -85,6 +85,157 @@ test_linear(void)
 	}
 }
 
+/* C[M,N] = A W (W stored [K, N]) in double, for the Conv1D form. */
+static void
+matmul_kn_naive(int M, int N, int K, const float *A, const float *W, float *C)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		sum = 0.0;
+
+			for (int p = 0; p < K; p++)
+				sum += (double) A[(size_t) i * K + p] * W[(size_t) p * N + j];
+			C[(size_t) i * N + j] = (float) sum;
+		}
+}
+
+/*
+ * Products with few rows (the direct AVX2 kernel when available, and the
+ * portable OpenBLAS path): tails in M, N and K, strides, accumulation, and
+ * a row's bits independent of M and of the column block it is computed in.
+ */
+static void
+test_linear_small_m(bool simd)
+{
+	static const int shapes[][3] = {{1, 1, 1}, {1, 7, 9}, {3, 5, 8}, {4, 3, 16}, {5, 10, 37},
+	{9, 13, 13}, {64, 384, 384}, {65, 17, 24}, {70, 96, 1536}};
+	const char *path = embed_kernels_use_simd(simd) ? "AVX2" : "portable";
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		int			M = shapes[s][0],
+					N = shapes[s][1],
+					K = shapes[s][2];
+		int			lda = K + 3,
+					ldw = K + 5,
+					ldc = N + 2;
+		float	   *A = random_array((size_t) M * lda, 1.0f);
+		float	   *W = random_array((size_t) N * ldw, 0.125f);
+		float	   *Ad = malloc(sizeof(float) * M * K);
+		float	   *Wd = malloc(sizeof(float) * N * K);
+		float	   *want = malloc(sizeof(float) * M * N);
+		float	   *got = random_array((size_t) M * ldc, 1.0f);
+		float	   *before = malloc(sizeof(float) * M * ldc);
+		double		worst = 0.0,
+					worst_acc = 0.0;
+		double		tol = 2e-6 * sqrt((double) K);
+
+		for (int i = 0; i < M; i++)
+			memcpy(Ad + (size_t) i * K, A + (size_t) i * lda, sizeof(float) * K);
+		for (int j = 0; j < N; j++)
+			memcpy(Wd + (size_t) j * K, W + (size_t) j * ldw, sizeof(float) * K);
+		embed_matmul_naive(M, N, K, Ad, Wd, NULL, want);
+		memcpy(before, got, sizeof(float) * M * ldc);
+		embed_linear_strided(M, N, K, A, lda, W, ldw, got, ldc, false);
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++)
+				worst = fmax(worst, fabs(got[(size_t) i * ldc + j] - want[(size_t) i * N + j]));
+		ok(worst <= tol && got[ldc - 1] == before[ldc - 1],
+		   "%s: strided linear %dx%dx%d matches naive (%.2g), padding untouched", path, M, N, K, worst);
+		memcpy(got, before, sizeof(float) * M * ldc);
+		embed_linear_strided(M, N, K, A, lda, W, ldw, got, ldc, true);
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++)
+				worst_acc = fmax(worst_acc, fabs(got[(size_t) i * ldc + j] -
+												 (before[(size_t) i * ldc + j] + want[(size_t) i * N + j])));
+		ok(worst_acc <= tol + 1e-6, "%s: strided linear %dx%dx%d accumulates (%.2g)", path, M, N, K, worst_acc);
+		free(A);
+		free(W);
+		free(Ad);
+		free(Wd);
+		free(want);
+		free(got);
+		free(before);
+	}
+
+	/* bits of a row: alone, inside 64 rows, and in a column block */
+	{
+		int			M = 64,
+					N = 40,
+					K = 100;
+		float	   *A = random_array((size_t) M * K, 1.0f);
+		float	   *W = random_array((size_t) N * K, 0.125f);
+		float	   *all = malloc(sizeof(float) * M * N);
+		float	   *one = malloc(sizeof(float) * N);
+		float	   *block = malloc(sizeof(float) * M * N);
+		bool		same_row = true,
+					same_block = true;
+
+		embed_linear(M, N, K, A, W, all, false);
+		for (int i = 0; i < M && same_row; i++)
+		{
+			embed_linear(1, N, K, A + (size_t) i * K, W, one, false);
+			same_row = memcmp(one, all + (size_t) i * N, sizeof(float) * N) == 0;
+		}
+		/* columns 7..39 computed alone, written at their place */
+		embed_linear_strided(M, N - 7, K, A, K, W + (size_t) 7 * K, K, block + 7, N, false);
+		for (int i = 0; i < M && same_block; i++)
+			same_block = memcmp(block + (size_t) i * N + 7, all + (size_t) i * N + 7,
+								sizeof(float) * (N - 7)) == 0;
+		if (simd && embed_kernels_simd_available())
+		{
+			ok(same_row, "%s: each row of a 64-row product is bit-identical to the row alone", path);
+			ok(same_block, "%s: a column block is bit-identical to the same columns of the whole product", path);
+		}
+		else
+			diag("%s: rows alone %s, column blocks %s", path, same_row ? "bit-identical" : "differ",
+				 same_block ? "bit-identical" : "differ");
+		free(A);
+		free(W);
+		free(all);
+		free(one);
+		free(block);
+	}
+	embed_kernels_use_simd(true);
+}
+
+/* The Conv1D form C = A W with W [K, N], whole and by column block. */
+static void
+test_linear_kn(void)
+{
+	static const int shapes[][3] = {{1, 3, 2}, {7, 24, 8}, {33, 96, 32}, {130, 64, 48}};
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		int			M = shapes[s][0],
+					N = shapes[s][1],
+					K = shapes[s][2];
+		float	   *A = random_array((size_t) M * K, 1.0f);
+		float	   *W = random_array((size_t) K * N, 0.125f);
+		float	   *want = malloc(sizeof(float) * M * N);
+		float	   *got = malloc(sizeof(float) * M * N);
+		int			half = N / 2;
+
+		matmul_kn_naive(M, N, K, A, W, want);
+		/* two column blocks: [0, half) and [half, N) */
+		embed_linear_kn_strided(M, half, K, A, K, W, N, got, N, false);
+		embed_linear_kn_strided(M, N - half, K, A, K, W + half, N, got + half, N, false);
+		ok(max_abs_diff(got, want, (size_t) M * N) <= 2e-6 * sqrt((double) K),
+		   "Conv1D-form linear %dx%dx%d by column blocks matches naive (%.2g)", M, N, K,
+		   max_abs_diff(got, want, (size_t) M * N));
+		embed_linear_kn_strided(M, N, K, A, K, W, N, got, N, true);
+		for (size_t i = 0; i < (size_t) M * N; i++)
+			want[i] *= 2.0f;
+		ok(max_abs_diff(got, want, (size_t) M * N) <= 4e-6 * sqrt((double) K),
+		   "Conv1D-form linear %dx%dx%d accumulates", M, N, K);
+		free(A);
+		free(W);
+		free(want);
+		free(got);
+	}
+}
+
 /* GELU of both kinds over [-10, 10] through the fused kernel, vs double. */
 static void
 test_activation_path(const char *path)
@@ -305,6 +456,82 @@ attention_naive(int len, int heads, int d, int ld, const float *q, const float *
 	free(p);
 }
 
+/* Causal heads: each row against a naive softmax over the positions up to it. */
+static void
+test_attention_causal(void)
+{
+	static const int cases[][2] = {{1, 4}, {6, 8}, {33, 16}};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		int			len = cases[c][0],
+					d = cases[c][1];
+		int			ld = 3 * d + 1;
+		float	   *qkv = random_array((size_t) len * ld, 2.0f);
+		float	   *scores = malloc(sizeof(float) * len * len);
+		float	   *q = malloc(sizeof(float) * len * d);
+		double		worst = 0.0;
+		bool		prefix_same = true;
+
+		for (int i = 0; i < len; i++)
+			memcpy(q + (size_t) i * d, qkv + (size_t) i * ld, sizeof(float) * d);
+		embed_attention_head_causal(len, d, ld, qkv, qkv + d, qkv + 2 * d, scores);
+		for (int i = 0; i < len; i++)
+		{
+			double		w[64],
+						max = -1e300,
+						sum = 0.0;
+
+			for (int j = 0; j <= i; j++)
+			{
+				double		dot = 0.0;
+
+				for (int t = 0; t < d; t++)
+					dot += (double) q[(size_t) i * d + t] * qkv[(size_t) j * ld + d + t];
+				w[j] = dot / sqrt((double) d);
+				max = fmax(max, w[j]);
+			}
+			for (int j = 0; j <= i; j++)
+				sum += (w[j] = exp(w[j] - max));
+			for (int t = 0; t < d; t++)
+			{
+				double		ctx = 0.0;
+
+				for (int j = 0; j <= i; j++)
+					ctx += w[j] / sum * qkv[(size_t) j * ld + 2 * d + t];
+				worst = fmax(worst, fabs(qkv[(size_t) i * ld + t] - ctx));
+			}
+		}
+		ok(worst <= 2e-6, "causal attention len %d, head of %d matches naive (%.2g)", len, d, worst);
+		/* the first rows do not depend on later positions */
+		if (len > 2)
+		{
+			float	   *again = random_array((size_t) len * ld, 2.0f);
+			float	   *ref = malloc(sizeof(float) * len * ld);
+
+			/* same first 2 rows, different later ones */
+			for (int i = 0; i < 2; i++)
+				for (int t = 0; t < d; t++)
+				{
+					again[(size_t) i * ld + t] = q[(size_t) i * d + t];
+					again[(size_t) i * ld + d + t] = qkv[(size_t) i * ld + d + t];
+					again[(size_t) i * ld + 2 * d + t] = qkv[(size_t) i * ld + 2 * d + t];
+				}
+			memcpy(ref, again, sizeof(float) * 2 * ld);
+			embed_attention_head_causal(2, d, ld, ref, ref + d, ref + 2 * d, scores);
+			embed_attention_head_causal(len, d, ld, again, again + d, again + 2 * d, scores);
+			for (int i = 0; i < 2; i++)
+				prefix_same &= fabs(again[(size_t) i * ld] - ref[(size_t) i * ld]) <= 1e-6;
+			ok(prefix_same, "causal attention len %d: the first rows ignore later positions", len);
+			free(again);
+			free(ref);
+		}
+		free(qkv);
+		free(scores);
+		free(q);
+	}
+}
+
 static void
 test_attention(void)
 {
@@ -367,6 +594,14 @@ test_embeddings_and_pooling(void)
 	ok(sum_ok, "embedding sum = word[id] + position[i] + token_type[t]");
 	embed_embedding_sum(3, H, ids, NULL, word, pos, type, -1, out);
 	ok(out[0] == word[8] + pos[0] + type[0], "NULL token types mean type 0");
+	embed_embedding_sum(3, H, ids, NULL, word, pos, NULL, -1, out);
+	ok(out[4] == word[0] + pos[4] && out[11] == word[11] + pos[11],
+	   "no token-type table: word[id] + position[i] (DistilBERT, GPT-2)");
+	/* RoBERTa with padding id 0: ids 2, 0, 2 take positions 1, 0, 2 */
+	embed_embedding_sum(3, H, ids, NULL, word, pos, type, 0, out);
+	ok(out[0] == word[8] + type[0] + pos[4] && out[4] == word[0] + type[0] + pos[0] &&
+	   out[8] == word[8] + type[0] + pos[8],
+	   "RoBERTa positions: pad + 1 + (non-padding tokens so far); padding tokens take pad");
 
 	embed_pool_mean(3, 4, rows, pooled);
 	ok(pooled[0] == -1.0f && pooled[1] == 5.0f / 3.0f && pooled[2] == -2.0f / 3.0f && pooled[3] == 0.0f,
@@ -442,10 +677,14 @@ int
 main(void)
 {
 	test_linear();
+	test_linear_small_m(true);
+	test_linear_small_m(false);
+	test_linear_kn();
 	test_activations();
 	test_layernorm();
 	test_softmax();
 	test_attention();
+	test_attention_causal();
 	test_embeddings_and_pooling();
 	test_blas_determinism();
 	return tap_done();
