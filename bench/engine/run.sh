@@ -29,6 +29,9 @@ for f in $engine; do srcs="$srcs $root/src/engine/$f.c"; done
 $CC -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-I"$root/src/engine" -I"$root/test/c" $(pkg-config --cflags openblas) \
 	-o "$out/bench_engine" "$here/bench_engine.c" $srcs $(pkg-config --libs openblas) -lm -lpthread
+$CC -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-I"$root/src/engine" $(pkg-config --cflags openblas) \
+	-o "$out/bench_linear" "$here/bench_linear.c" "$root/src/engine/kernels.c" $(pkg-config --libs openblas) -lm
 
 has_avx512=no
 grep -qw avx512f /proc/cpuinfo && has_avx512=yes
@@ -86,6 +89,8 @@ for round in $(seq 1 "$rounds"); do
 		fi
 	done
 done
+echo "products with few rows" >&2
+linear=$("$out/bench_linear" "$seconds")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The engine's tables: per row the best round; the peak is the highest
@@ -217,6 +222,14 @@ printf '%s\n' "$compare"
 	echo "### The engine alone"
 	echo
 	printf '%s' "$tables"
+	echo "### Products with few rows"
+	echo
+	echo "A short query is a product of a few token rows with each weight matrix. There OpenBLAS spends"
+	echo "much of its time packing the weights, which are used once per call; the engine computes"
+	echo "products of up to 64 rows with its own AVX2 kernel instead (\`bench/engine/bench_linear.c\`,"
+	echo "one thread, weights cycled through 48 MB so that they come from memory as in a forward pass)."
+	echo
+	printf '%s\n\n' "$linear"
 	echo "### Side by side"
 	echo
 	printf '%s\n' "$compare"

@@ -65,16 +65,6 @@ typedef struct Forward
 	EmbedSteps	steps;			/* dense and LayerNorm steps */
 } Forward;
 
-/* Round a float count up to a multiple of 16 (64 bytes); false on overflow. */
-static bool
-round_up_16(size_t n, size_t *out)
-{
-	if (n > SIZE_MAX - 15)
-		return false;
-	*out = (n + 15) & ~(size_t) 15;
-	return true;
-}
-
 /*
  * The workspace layout for this batch shape and thread count; false when a
  * size is not positive, overflows, or the token or attention task count
@@ -96,11 +86,11 @@ workspace_layout(const EmbedModelInfo *info, int batch, int seq, int threads, Wo
 	if (__builtin_mul_overflow((size_t) batch, (size_t) seq, &tokens) || tokens > INT32_MAX ||
 		__builtin_mul_overflow(tokens, (size_t) info->hidden * 3, &qkv) ||
 		__builtin_mul_overflow(tokens, (size_t) info->intermediate, &ffn) ||
-		!round_up_16(qkv > ffn ? qkv : ffn, &region_size) ||
+		!embed_round_up_16(qkv > ffn ? qkv : ffn, &region_size) ||
 		__builtin_mul_overflow((size_t) seq, (size_t) seq, &square) ||
-		!round_up_16(square, &l->scores_stride) ||
+		!embed_round_up_16(square, &l->scores_stride) ||
 		__builtin_mul_overflow(l->scores_stride, (size_t) threads, &scores_size) ||
-		!round_up_16((size_t) batch + 1, &starts_size))
+		!embed_round_up_16((size_t) batch + 1, &starts_size))
 		return false;
 	l->region = 0;
 	l->scores = region_size;
@@ -185,24 +175,6 @@ encoder_layer(Forward *fw, EmbedThreadPool *pool, const EmbedBertLayerWeights *w
 	embed_steps_layernorm(&fw->steps, fw->x, fw->x, H, w->ffn_out_b, w->out_ln_gamma, w->out_ln_beta);
 }
 
-/* Move packed rows to their padded places (back to front) and zero the padding. */
-static void
-unpack_rows(int hidden, const int32_t *lengths, int batch, int seq, int tokens, float *x)
-{
-	size_t		packed_end = (size_t) tokens;
-	size_t		row = (size_t) hidden;
-
-	for (int b = batch - 1; b >= 0; b--)
-	{
-		size_t		packed_start = packed_end - lengths[b];
-		float	   *dst = x + (size_t) b * seq * row;
-
-		memmove(dst, x + packed_start * row, sizeof(float) * lengths[b] * row);
-		memset(dst + lengths[b] * row, 0, sizeof(float) * (seq - lengths[b]) * row);
-		packed_end = packed_start;
-	}
-}
-
 /* Run the encoder over a padded batch (see bert.h). */
 EmbedStatus
 embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
@@ -265,7 +237,7 @@ embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
 			between_layers(arg);
 		encoder_layer(&fw, pool, &fw.weights->layers[l], batch, ws + layout.region);
 	}
-	unpack_rows(H, lengths, batch, seq, fw.tokens, hidden_out);
+	embed_unpack_rows(H, lengths, batch, seq, fw.tokens, hidden_out);
 	return EMBED_OK;
 }
 

@@ -53,16 +53,6 @@ typedef struct Gpt2Forward
 	EmbedSteps	steps;
 } Gpt2Forward;
 
-/* n rounded up to a multiple of 16 floats; false on overflow. */
-static bool
-round_up_16(size_t n, size_t *out)
-{
-	if (n > SIZE_MAX - 15)
-		return false;
-	*out = (n + 15) & ~(size_t) 15;
-	return true;
-}
-
 /* The workspace layout; false when a size is not positive or overflows. */
 static bool
 gpt2_layout(const EmbedModelInfo *info, int batch, int seq, int threads, Gpt2Layout *l)
@@ -81,13 +71,13 @@ gpt2_layout(const EmbedModelInfo *info, int batch, int seq, int threads, Gpt2Lay
 	if (__builtin_mul_overflow((size_t) batch, (size_t) seq, &tokens) || tokens > INT32_MAX ||
 		__builtin_mul_overflow(tokens, (size_t) info->hidden * 3, &qkv) ||
 		__builtin_mul_overflow(tokens, (size_t) info->intermediate, &mlp) ||
-		!round_up_16(qkv > mlp ? qkv : mlp, &region_size) ||
+		!embed_round_up_16(qkv > mlp ? qkv : mlp, &region_size) ||
 		__builtin_mul_overflow(tokens, (size_t) info->hidden, &h_size) ||
-		!round_up_16(h_size, &h_size) ||
+		!embed_round_up_16(h_size, &h_size) ||
 		__builtin_mul_overflow((size_t) seq, (size_t) seq, &square) ||
-		!round_up_16(square, &l->scores_stride) ||
+		!embed_round_up_16(square, &l->scores_stride) ||
 		__builtin_mul_overflow(l->scores_stride, (size_t) threads, &scores_size) ||
-		!round_up_16((size_t) batch + 1, &starts_size))
+		!embed_round_up_16((size_t) batch + 1, &starts_size))
 		return false;
 	l->region = 0;
 	l->h = region_size;
@@ -163,24 +153,6 @@ gpt2_block(Gpt2Forward *fw, EmbedThreadPool *pool, const EmbedGpt2LayerWeights *
 	embed_steps_dense(&fw->steps, &fc_proj, 1);
 }
 
-/* Move packed rows to their padded places (back to front) and zero the padding. */
-static void
-unpack_rows(int hidden, const int32_t *lengths, int batch, int seq, int tokens, float *x)
-{
-	size_t		packed_end = (size_t) tokens;
-	size_t		row = (size_t) hidden;
-
-	for (int b = batch - 1; b >= 0; b--)
-	{
-		size_t		packed_start = packed_end - lengths[b];
-		float	   *dst = x + (size_t) b * seq * row;
-
-		memmove(dst, x + packed_start * row, sizeof(float) * lengths[b] * row);
-		memset(dst + lengths[b] * row, 0, sizeof(float) * (seq - lengths[b]) * row);
-		packed_end = packed_start;
-	}
-}
-
 /* Run the decoder over a padded batch. */
 EmbedStatus
 embed_gpt2_forward(const EmbedModel *m, EmbedThreadPool *pool,
@@ -240,6 +212,6 @@ embed_gpt2_forward(const EmbedModel *m, EmbedThreadPool *pool,
 	}
 	embed_steps_layernorm(&fw.steps, fw.x, fw.x, info->hidden, NULL, fw.weights->lnf_gamma,
 						  fw.weights->lnf_beta);
-	unpack_rows(info->hidden, lengths, batch, seq, starts[batch], hidden_out);
+	embed_unpack_rows(info->hidden, lengths, batch, seq, starts[batch], hidden_out);
 	return EMBED_OK;
 }

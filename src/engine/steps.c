@@ -113,6 +113,34 @@ embed_steps_layernorm(EmbedSteps *s, const float *src, float *dst, int width,
 						  layernorm_task, s);
 }
 
+/* Round a float count up to a multiple of 16. */
+bool
+embed_round_up_16(size_t n, size_t *out)
+{
+	if (n > SIZE_MAX - 15)
+		return false;
+	*out = (n + 15) & ~(size_t) 15;
+	return true;
+}
+
+/* Move packed rows to their padded places (back to front) and zero the padding. */
+void
+embed_unpack_rows(int hidden, const int32_t *lengths, int batch, int seq, int tokens, float *x)
+{
+	size_t		packed_end = (size_t) tokens;
+	size_t		row = (size_t) hidden;
+
+	for (int b = batch - 1; b >= 0; b--)
+	{
+		size_t		packed_start = packed_end - lengths[b];
+		float	   *dst = x + (size_t) b * seq * row;
+
+		memmove(dst, x + packed_start * row, sizeof(float) * lengths[b] * row);
+		memset(dst + lengths[b] * row, 0, sizeof(float) * (seq - lengths[b]) * row);
+		packed_end = packed_start;
+	}
+}
+
 /* Check lengths, ids and type ids before any work; message names the position. */
 EmbedStatus
 embed_forward_check_inputs(const EmbedModelInfo *info, const int32_t *ids, const int32_t *type_ids,

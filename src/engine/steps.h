@@ -20,6 +20,8 @@
 #define EMBED_STEPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "kernels.h"
 #include "model.h"
@@ -75,6 +77,17 @@ void		embed_steps_dense(EmbedSteps *s, const EmbedDenseProduct *products, int co
  */
 void		embed_steps_layernorm(EmbedSteps *s, const float *src, float *dst, int width,
 								  const float *bias, const float *gamma, const float *beta);
+
+/* n rounded up to a multiple of 16 (floats: 64 bytes); false on overflow. */
+bool		embed_round_up_16(size_t n, size_t *out);
+
+/*
+ * Spread the packed rows of x ([tokens, hidden], sequence b's lengths[b]
+ * rows after the previous ones) to the padded layout [batch, seq, hidden]
+ * in place, zeroing the padding rows.
+ */
+void		embed_unpack_rows(int hidden, const int32_t *lengths, int batch, int seq, int tokens,
+							  float *x);
 
 /*
  * Check lengths (1 .. seq and the model's usable positions), ids and type
