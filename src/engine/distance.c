@@ -30,10 +30,7 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define EMBED_HAVE_AVX2_KERNELS 1
-#include <immintrin.h>
-#endif
+#include "avx2.h"
 
 #define LANES	32				/* float partial sums per accumulator set */
 #define COS_LANES 16			/* cosine keeps three sets of 16 */
@@ -212,24 +209,11 @@ squared_norm_portable(const float *a, size_t n)
  */
 #ifdef EMBED_HAVE_AVX2_KERNELS
 
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
-
-/* Horizontal sum of 8 floats: 8 -> 4 -> 2 -> 1. */
-AVX2_TARGET static inline float
-hsum256(__m256 v)
-{
-	__m128		s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 /* Reduce four accumulators of 8 lanes like reduce32(). */
 AVX2_TARGET static inline float
 hsum4x256(__m256 s0, __m256 s1, __m256 s2, __m256 s3)
 {
-	return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+	return embed_hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
 AVX2_TARGET static float
@@ -365,9 +349,9 @@ cosine_sums_avx2(const float *a, const float *b, size_t n,
 		na0 = _mm256_fmadd_ps(a0, a0, na0);
 		nb0 = _mm256_fmadd_ps(b0, b0, nb0);
 	}
-	*dot = hsum256(_mm256_add_ps(d0, d1));
-	*norma = hsum256(_mm256_add_ps(na0, na1));
-	*normb = hsum256(_mm256_add_ps(nb0, nb1));
+	*dot = embed_hsum8(_mm256_add_ps(d0, d1));
+	*norma = embed_hsum8(_mm256_add_ps(na0, na1));
+	*normb = embed_hsum8(_mm256_add_ps(nb0, nb1));
 	for (; i < n; i++)
 	{
 		*dot += a[i] * b[i];

@@ -178,15 +178,10 @@ embed_gpt2_forward(const EmbedModel *m, EmbedThreadPool *pool,
 		snprintf(err, errlen, "invalid batch shape %d x %d", batch, seq);
 		return EMBED_ERR_INPUT;
 	}
-	status = embed_forward_check_inputs(info, ids, type_ids, lengths, batch, seq, err, errlen);
+	starts = (int32_t *) (ws + layout.starts);
+	status = embed_forward_prepare(info, ids, type_ids, lengths, batch, seq, starts, err, errlen);
 	if (status != EMBED_OK)
 		return status;
-	embed_kernels_init();
-
-	starts = (int32_t *) (ws + layout.starts);
-	starts[0] = 0;
-	for (int b = 0; b < batch; b++)
-		starts[b + 1] = starts[b] + lengths[b];
 
 	memset(&fw, 0, sizeof(fw));
 	fw.info = info;

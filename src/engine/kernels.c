@@ -38,11 +38,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define EMBED_HAVE_AVX2_KERNELS 1
-#include <immintrin.h>
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
-#endif
+#include "avx2.h"
 
 /* Most rows for which linear products use the direct kernel. */
 #define SMALL_M_MAX 64
@@ -241,17 +237,6 @@ softmax_avx2(int n, float *x)
 
 #ifdef EMBED_HAVE_AVX2_KERNELS
 
-/* Sum of the 8 lanes: (0+4, 1+5, 2+6, 3+7), then pairwise. */
-AVX2_TARGET static inline float
-hsum8(__m256 v)
-{
-	__m128		s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 /* Dot product tail: the K % 8 last terms, added to the lane sum. */
 static inline float
 dot_tail(float sum, const float *a, const float *w, int k0, int K)
@@ -329,21 +314,21 @@ linear_small_m(int M, int N, int K, const float *A, int lda,
 				c31 = _mm256_fmadd_ps(a, x1, c31);
 				c32 = _mm256_fmadd_ps(a, x2, c32);
 			}
-			store_output(r, dot_tail(hsum8(c00), a0, w0, K8, K), accumulate);
-			store_output(r + 1, dot_tail(hsum8(c01), a0, w1, K8, K), accumulate);
-			store_output(r + 2, dot_tail(hsum8(c02), a0, w2, K8, K), accumulate);
+			store_output(r, dot_tail(embed_hsum8(c00), a0, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(embed_hsum8(c01), a0, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(embed_hsum8(c02), a0, w2, K8, K), accumulate);
 			r += ldc;
-			store_output(r, dot_tail(hsum8(c10), a1, w0, K8, K), accumulate);
-			store_output(r + 1, dot_tail(hsum8(c11), a1, w1, K8, K), accumulate);
-			store_output(r + 2, dot_tail(hsum8(c12), a1, w2, K8, K), accumulate);
+			store_output(r, dot_tail(embed_hsum8(c10), a1, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(embed_hsum8(c11), a1, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(embed_hsum8(c12), a1, w2, K8, K), accumulate);
 			r += ldc;
-			store_output(r, dot_tail(hsum8(c20), a2, w0, K8, K), accumulate);
-			store_output(r + 1, dot_tail(hsum8(c21), a2, w1, K8, K), accumulate);
-			store_output(r + 2, dot_tail(hsum8(c22), a2, w2, K8, K), accumulate);
+			store_output(r, dot_tail(embed_hsum8(c20), a2, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(embed_hsum8(c21), a2, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(embed_hsum8(c22), a2, w2, K8, K), accumulate);
 			r += ldc;
-			store_output(r, dot_tail(hsum8(c30), a3, w0, K8, K), accumulate);
-			store_output(r + 1, dot_tail(hsum8(c31), a3, w1, K8, K), accumulate);
-			store_output(r + 2, dot_tail(hsum8(c32), a3, w2, K8, K), accumulate);
+			store_output(r, dot_tail(embed_hsum8(c30), a3, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(embed_hsum8(c31), a3, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(embed_hsum8(c32), a3, w2, K8, K), accumulate);
 		}
 		for (; m < M; m++)
 		{
@@ -361,9 +346,9 @@ linear_small_m(int M, int N, int K, const float *A, int lda,
 				c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
 				c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
 			}
-			store_output(r, dot_tail(hsum8(c0), a0, w0, K8, K), accumulate);
-			store_output(r + 1, dot_tail(hsum8(c1), a0, w1, K8, K), accumulate);
-			store_output(r + 2, dot_tail(hsum8(c2), a0, w2, K8, K), accumulate);
+			store_output(r, dot_tail(embed_hsum8(c0), a0, w0, K8, K), accumulate);
+			store_output(r + 1, dot_tail(embed_hsum8(c1), a0, w1, K8, K), accumulate);
+			store_output(r + 2, dot_tail(embed_hsum8(c2), a0, w2, K8, K), accumulate);
 		}
 	}
 	for (; n < N; n++)
@@ -377,7 +362,7 @@ linear_small_m(int M, int N, int K, const float *A, int lda,
 
 			for (int k = 0; k < K8; k += 8)
 				c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + k), _mm256_loadu_ps(w0 + k), c0);
-			store_output(C + (size_t) m * ldc + n, dot_tail(hsum8(c0), a0, w0, K8, K), accumulate);
+			store_output(C + (size_t) m * ldc + n, dot_tail(embed_hsum8(c0), a0, w0, K8, K), accumulate);
 		}
 	}
 }

@@ -179,3 +179,21 @@ embed_forward_check_inputs(const EmbedModelInfo *info, const int32_t *ids, const
 	}
 	return EMBED_OK;
 }
+
+/* Check the inputs, initialise the kernels, compute the packed row starts. */
+EmbedStatus
+embed_forward_prepare(const EmbedModelInfo *info, const int32_t *ids, const int32_t *type_ids,
+					  const int32_t *lengths, int batch, int seq, int32_t *starts,
+					  char *err, size_t errlen)
+{
+	EmbedStatus status = embed_forward_check_inputs(info, ids, type_ids, lengths, batch, seq,
+													err, errlen);
+
+	if (status != EMBED_OK)
+		return status;
+	embed_kernels_init();
+	starts[0] = 0;
+	for (int b = 0; b < batch; b++)
+		starts[b + 1] = starts[b] + lengths[b];
+	return EMBED_OK;
+}

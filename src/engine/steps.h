@@ -97,4 +97,13 @@ EmbedStatus embed_forward_check_inputs(const EmbedModelInfo *info, const int32_t
 									   const int32_t *type_ids, const int32_t *lengths,
 									   int batch, int seq, char *err, size_t errlen);
 
+/*
+ * The start of every forward call: check the inputs (as above), make the
+ * kernels ready (embed_kernels_init) and fill starts[0..batch] with the
+ * first packed row of each sequence (starts[batch] = real tokens).
+ */
+EmbedStatus embed_forward_prepare(const EmbedModelInfo *info, const int32_t *ids,
+								  const int32_t *type_ids, const int32_t *lengths,
+								  int batch, int seq, int32_t *starts, char *err, size_t errlen);
+
 #endif
