@@ -13,10 +13,17 @@
  *   num_attention_heads, the activation and position-embedding type must be
  *   ones the forward pass implements.  Anything else is refused with a
  *   message naming the key, before the weights are touched.
- * - Weights are bound by name (with or without the "bert." prefix of
- *   BertFor* checkpoints) and every required tensor's dtype and shape is
- *   checked against the config; unknown extra tensors (pooler, MLM head,
- *   position_ids) are ignored.
+ * - Defaults of absent keys are those of the Hugging Face config classes
+ *   (RoBERTa's type_vocab_size 2 and pad_token_id 1, GPT-2's n_inner
+ *   4 x n_embd, ...); options that would change the computation in ways the
+ *   forward passes do not implement (an encoder's is_decoder, GPT-2's
+ *   attention scaling variants) are refused, never ignored.
+ * - Weights are bound by name, bare (the base model class, as
+ *   sentence-transformers saves it) or with the prefix of the task classes
+ *   ("bert.", "roberta.", "distilbert.", "transformer."), and every required
+ *   tensor's dtype and shape is checked against the config; unknown extra
+ *   tensors (pooler, MLM or LM head, position_ids, GPT-2's attn.bias mask
+ *   buffers) are ignored.
  * - Aligned F32 tensors are used in place from the shared read-only mapping.
  *   F16 and BF16 tensors, and F32 tensors whose address is not 4-byte
  *   aligned, are converted once into malloc'd float32 copies owned by the
@@ -41,6 +48,8 @@
 /* Config files are small; anything bigger than this is not a config. */
 #define CONFIG_FILE_MAX_BYTES (4 * 1024 * 1024)
 
+#define lengthof(a) (sizeof(a) / sizeof((a)[0]))
+
 struct EmbedModel
 {
 	EmbedModelInfo info;
@@ -59,6 +68,7 @@ typedef struct Loader
 	const char *dir;
 	EmbedModel *m;
 	const char *prefix;			/* "" or the model class's prefix ("bert.", "transformer.", ...) */
+	const char *hidden_key;		/* config.json's name of the hidden size */
 	char	   *err;
 	size_t		errlen;
 } Loader;
@@ -226,24 +236,34 @@ parse_model_type(Loader *ld, const EmbedJson *cfg)
 	return EMBED_OK;
 }
 
-/* GPT-2 options that change the computation: refuse the ones not implemented. */
-static EmbedStatus
-parse_gpt2_options(Loader *ld, const EmbedJson *cfg)
+/* A boolean option that changes the computation, and the value implemented. */
+typedef struct ConfigOption
 {
-	static const struct
-	{
-		const char *key;
-		bool		supported;	/* the only value implemented */
-		bool		def;
-	}			options[] = {
-		{"scale_attn_weights", true, true},
-		{"scale_attn_by_inverse_layer_idx", false, false},
-		{"add_cross_attention", false, false},
-	};
+	const char *key;
+	bool		supported;		/* the only value implemented */
+	bool		def;			/* Hugging Face's default */
+} ConfigOption;
+
+/* GPT-2's attention variants and cross-attention. */
+static const ConfigOption gpt2_options[] = {
+	{"scale_attn_weights", true, true},
+	{"scale_attn_by_inverse_layer_idx", false, false},
+	{"add_cross_attention", false, false},
+};
+
+/* BERT and RoBERTa: as a decoder, Hugging Face's encoder attends causally. */
+static const ConfigOption encoder_options[] = {
+	{"is_decoder", false, false},
+};
+
+/* Refuse an option set to a value the forward pass does not implement. */
+static EmbedStatus
+check_options(Loader *ld, const EmbedJson *cfg, const ConfigOption *options, size_t count)
+{
 	EmbedStatus status;
 	bool		value;
 
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+	for (size_t i = 0; i < count; i++)
 	{
 		if ((status = config_bool(ld, cfg, options[i].key, options[i].def, &value)) != EMBED_OK)
 			return status;
@@ -253,6 +273,31 @@ parse_gpt2_options(Loader *ld, const EmbedJson *cfg)
 					 ld->dir, options[i].key, value ? "true" : "false");
 			return EMBED_ERR_UNSUPPORTED;
 		}
+	}
+	return EMBED_OK;
+}
+
+/*
+ * RoBERTa's padding id indexes the word and position tables, and positions
+ * start after it: it must leave at least one position.
+ */
+static EmbedStatus
+check_roberta_padding(Loader *ld)
+{
+	const EmbedModelInfo *info = &ld->m->info;
+
+	if (info->position_pad_id >= info->vocab_size)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: pad_token_id %d is not below vocab_size %d",
+				 ld->dir, info->position_pad_id, info->vocab_size);
+		return EMBED_ERR_CONFIG;
+	}
+	if (info->position_pad_id + 1 >= info->max_positions)
+	{
+		snprintf(ld->err, ld->errlen, "%s/config.json: pad_token_id %d leaves no position "
+				 "(positions start at pad_token_id + 1; max_position_embeddings is %d)",
+				 ld->dir, info->position_pad_id, info->max_positions);
+		return EMBED_ERR_CONFIG;
 	}
 	return EMBED_OK;
 }
@@ -277,6 +322,7 @@ parse_config(Loader *ld, const EmbedJson *cfg)
 		return status;
 	keys = info->arch == EMBED_ARCH_DISTILBERT ? &distilbert_keys
 		: info->arch == EMBED_ARCH_GPT2 ? &gpt2_keys : &bert_keys;
+	ld->hidden_key = keys->hidden;
 	info->causal = info->arch == EMBED_ARCH_GPT2;
 	info->position_pad_id = -1;
 
@@ -285,14 +331,18 @@ parse_config(Loader *ld, const EmbedJson *cfg)
 		(status = config_int(ld, cfg, keys->heads, 1, EMBED_MODEL_MAX_HIDDEN, -1, &info->heads)) ||
 		(status = config_int(ld, cfg, "vocab_size", 1, EMBED_MODEL_MAX_VOCAB, -1, &info->vocab_size)))
 		return status;
-	/* GPT-2: n_inner null or absent means 4 * n_embd; n_ctx is n_positions' old name */
+	/*
+	 * GPT-2: n_inner null or absent means 4 * n_embd (at most 64000, within
+	 * the limit); n_ctx is n_positions' old name, used when only it is given.
+	 */
 	inner = embed_json_get(cfg, keys->intermediate);
 	if (info->arch == EMBED_ARCH_GPT2 && (inner == NULL || inner->type == EMBED_JSON_NULL))
 		info->intermediate = 4 * info->hidden;
 	else if ((status = config_int(ld, cfg, keys->intermediate, 1, EMBED_MODEL_MAX_INTERMEDIATE, -1,
 								  &info->intermediate)))
 		return status;
-	if (info->arch == EMBED_ARCH_GPT2 && embed_json_get(cfg, keys->positions) == NULL)
+	if (info->arch == EMBED_ARCH_GPT2 && embed_json_get(cfg, keys->positions) == NULL &&
+		embed_json_get(cfg, "n_ctx") != NULL)
 		status = config_int(ld, cfg, "n_ctx", 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions);
 	else
 		status = config_int(ld, cfg, keys->positions, 1, EMBED_MODEL_MAX_POSITIONS, -1, &info->max_positions);
@@ -302,30 +352,25 @@ parse_config(Loader *ld, const EmbedJson *cfg)
 	switch (info->arch)
 	{
 		case EMBED_ARCH_BERT:
-			status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2,
-								&info->type_vocab_size);
+			if ((status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2,
+									 &info->type_vocab_size)) == EMBED_OK)
+				status = check_options(ld, cfg, encoder_options, lengthof(encoder_options));
 			break;
 		case EMBED_ARCH_ROBERTA:
-			if ((status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 1,
+			if ((status = config_int(ld, cfg, "type_vocab_size", 1, EMBED_MODEL_MAX_TYPE_VOCAB, 2,
 									 &info->type_vocab_size)) ||
 				(status = config_int(ld, cfg, "pad_token_id", 0, EMBED_MODEL_MAX_POSITIONS, 1,
-									 &info->position_pad_id)))
+									 &info->position_pad_id)) ||
+				(status = check_options(ld, cfg, encoder_options, lengthof(encoder_options))))
 				break;
-			if (info->position_pad_id >= info->vocab_size ||
-				info->position_pad_id + 1 >= info->max_positions)
-			{
-				snprintf(ld->err, ld->errlen, "%s/config.json: pad_token_id %d leaves no position "
-						 "(max_position_embeddings %d, vocab_size %d)", ld->dir, info->position_pad_id,
-						 info->max_positions, info->vocab_size);
-				status = EMBED_ERR_CONFIG;
-			}
+			status = check_roberta_padding(ld);
 			break;
 		case EMBED_ARCH_DISTILBERT:
 			info->type_vocab_size = 0;
 			break;
 		case EMBED_ARCH_GPT2:
 			info->type_vocab_size = 0;
-			status = parse_gpt2_options(ld, cfg);
+			status = check_options(ld, cfg, gpt2_options, lengthof(gpt2_options));
 			break;
 	}
 	if (status != EMBED_OK)
@@ -427,7 +472,7 @@ parse_pooling(Loader *ld, const char *pool_dir)
 		embed_json_free(cfg);
 		return EMBED_ERR_CONFIG;
 	}
-	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+	for (size_t i = 0; i < lengthof(unsupported); i++)
 		if (embed_json_get_bool(cfg, unsupported[i], &flag) && flag)
 		{
 			snprintf(ld->err, ld->errlen, "%s/%s: %s is not supported (supported: mean, cls, max)",
@@ -451,8 +496,8 @@ parse_pooling(Loader *ld, const char *pool_dir)
 	info->pooling = mean ? EMBED_POOL_MEAN : cls ? EMBED_POOL_CLS : EMBED_POOL_MAX;
 	if (embed_json_get_int(cfg, "word_embedding_dimension", &dim) && dim != info->hidden)
 	{
-		snprintf(ld->err, ld->errlen, "%s/%s: word_embedding_dimension %lld differs from hidden_size %d",
-				 ld->dir, rel, (long long) dim, info->hidden);
+		snprintf(ld->err, ld->errlen, "%s/%s: word_embedding_dimension %lld differs from %s %d",
+				 ld->dir, rel, (long long) dim, ld->hidden_key, info->hidden);
 		embed_json_free(cfg);
 		return EMBED_ERR_CONFIG;
 	}
@@ -848,9 +893,10 @@ bind_encoder_weights(Loader *ld)
 	EmbedStatus status;
 
 	if (distil)
-		choose_prefix(ld, "embeddings.word_embeddings.weight", distilbert_prefixes, 2);
+		choose_prefix(ld, "embeddings.word_embeddings.weight", distilbert_prefixes,
+					  lengthof(distilbert_prefixes));
 	else
-		choose_prefix(ld, "embeddings.word_embeddings.weight", bert_prefixes, 3);
+		choose_prefix(ld, "embeddings.word_embeddings.weight", bert_prefixes, lengthof(bert_prefixes));
 	if ((status = bind_tensor(ld, "embeddings.word_embeddings.weight", info->vocab_size, H, &w->word_embeddings)) ||
 		(status = bind_tensor(ld, "embeddings.position_embeddings.weight", info->max_positions, H, &w->position_embeddings)) ||
 		(!distil && (status = bind_tensor(ld, "embeddings.token_type_embeddings.weight", info->type_vocab_size, H, &w->token_type_embeddings))) ||
@@ -867,10 +913,8 @@ bind_encoder_weights(Loader *ld)
 	w->layers = m->layers;
 	if (distil)
 		return bind_layers(ld, "transformer.layer.%d.", distilbert_layer_tensors,
-						   sizeof(distilbert_layer_tensors) / sizeof(distilbert_layer_tensors[0]),
-						   m->layers, sizeof(EmbedBertLayerWeights));
-	return bind_layers(ld, "encoder.layer.%d.", bert_layer_tensors,
-					   sizeof(bert_layer_tensors) / sizeof(bert_layer_tensors[0]),
+						   lengthof(distilbert_layer_tensors), m->layers, sizeof(EmbedBertLayerWeights));
+	return bind_layers(ld, "encoder.layer.%d.", bert_layer_tensors, lengthof(bert_layer_tensors),
 					   m->layers, sizeof(EmbedBertLayerWeights));
 }
 
@@ -885,7 +929,7 @@ bind_gpt2_weights(Loader *ld)
 	int64_t		H = info->hidden;
 	EmbedStatus status;
 
-	choose_prefix(ld, "wte.weight", prefixes, 2);
+	choose_prefix(ld, "wte.weight", prefixes, lengthof(prefixes));
 	if ((status = bind_tensor(ld, "wte.weight", info->vocab_size, H, &w->token_embeddings)) ||
 		(status = bind_tensor(ld, "wpe.weight", info->max_positions, H, &w->position_embeddings)) ||
 		(status = bind_tensor(ld, "ln_f.weight", H, 0, &w->lnf_gamma)) ||
@@ -898,8 +942,7 @@ bind_gpt2_weights(Loader *ld)
 		return EMBED_ERR_NOMEM;
 	}
 	w->layers = m->gpt2_layers;
-	return bind_layers(ld, "h.%d.", gpt2_layer_tensors,
-					   sizeof(gpt2_layer_tensors) / sizeof(gpt2_layer_tensors[0]),
+	return bind_layers(ld, "h.%d.", gpt2_layer_tensors, lengthof(gpt2_layer_tensors),
 					   m->gpt2_layers, sizeof(EmbedGpt2LayerWeights));
 }
 

@@ -62,7 +62,7 @@ dense_task(void *arg, int task, int thread)
 	else
 		embed_linear_strided(s->tokens, width, d->K, d->A, lda, d->W + (size_t) col * d->K, d->K,
 							 d->C + col, ldc, d->accumulate);
-	if (d->bias && d->activate)
+	if (d->activate)
 		embed_add_bias_activation_strided(s->tokens, width, d->C + col, ldc, d->bias + col,
 										  s->activation);
 	else if (d->bias)
@@ -169,10 +169,17 @@ embed_forward_check_inputs(const EmbedModelInfo *info, const int32_t *ids, const
 						 ids[at], b, i, info->vocab_size);
 				return EMBED_ERR_INPUT;
 			}
-			if (type_ids && (type_ids[at] < 0 || type_ids[at] >= (info->type_vocab_size > 0 ? info->type_vocab_size : 1)))
+			if (type_ids && info->type_vocab_size == 0 && type_ids[at] != 0)
+			{
+				snprintf(err, errlen, "token type %d at sequence %d position %d: the model has no token types",
+						 type_ids[at], b, i);
+				return EMBED_ERR_INPUT;
+			}
+			if (type_ids && info->type_vocab_size > 0 &&
+				(type_ids[at] < 0 || type_ids[at] >= info->type_vocab_size))
 			{
 				snprintf(err, errlen, "token type %d at sequence %d position %d is out of range (type_vocab_size %d)",
-						 type_ids[at], b, i, info->type_vocab_size > 0 ? info->type_vocab_size : 1);
+						 type_ids[at], b, i, info->type_vocab_size);
 				return EMBED_ERR_INPUT;
 			}
 		}

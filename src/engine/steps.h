@@ -43,7 +43,7 @@ typedef struct EmbedDenseProduct
 	int			N,
 				K;
 	bool		accumulate;		/* C += A W instead of C = A W */
-	bool		activate;		/* apply the activation after the bias */
+	bool		activate;		/* apply the activation after the bias (bias required) */
 } EmbedDenseProduct;
 
 /* What the tasks of the steps of one forward call share. */
