@@ -1,6 +1,6 @@
 /*
- * bert_writer.h: writes BERT model folders with deterministic pseudo-random
- * weights, for the loader and parity tests.
+ * bert_writer.h: writes model folders (BERT, RoBERTa, DistilBERT, GPT-2)
+ * with deterministic pseudo-random weights, for the loader and parity tests.
  *
  * The weights are a pure function of (seed, tensor name, element index),
  * so they do not depend on the header's tensor order or byte layout; the
@@ -9,12 +9,17 @@
  *   tensor_seed = seed XOR fnv1a64(name without a leading "bert.")
  *   r_i = splitmix64_mix(tensor_seed + (i + 1) * 0x9E3779B97F4A7C15)   (mod 2^64)
  *   u_i = ((r_i >> 40) - 2^23) / 2^23                 (exact float in [-1, 1))
- *   "*LayerNorm.weight": 1 + u/8   (one float32 addition)
- *   "*LayerNorm.bias":       u/8
- *   "*embeddings.*":         u/2   (word, position and token-type tables)
- *   other "*.bias":          u/16
- *   other tensors:           u/8
+ *   LayerNorm weights:       1 + u/8   (one float32 addition)
+ *   LayerNorm biases:            u/8
+ *   embedding tables:            u/2
+ *   other "*.bias":              u/16
+ *   other tensors:               u/8
  *   I64 tensors (position_ids): the element index
+ *
+ * LayerNorm tensors are those whose module name ends in "LayerNorm" or
+ * "layer_norm" (DistilBERT's sa_layer_norm, output_layer_norm) or is GPT-2's
+ * ln_1, ln_2 or ln_f; embedding tables are the "*embeddings.*" tensors and
+ * GPT-2's wte and wpe.
  *
  * Only functions used by a given test get compiled in (all are static and
  * marked unused).
@@ -35,19 +40,30 @@
 
 #define BW_UNUSED __attribute__((unused))
 
+/* The architecture of a written folder: tensor names and config.json keys. */
+typedef enum BwArch
+{
+	BW_ARCH_BERT = 0,
+	BW_ARCH_ROBERTA,
+	BW_ARCH_DISTILBERT,
+	BW_ARCH_GPT2
+} BwArch;
+
 typedef struct BertSpec
 {
 	int			hidden,
 				layers,
 				heads,
-				intermediate,
+				intermediate,	/* GPT-2: written as n_inner null when 4 x hidden */
 				vocab,
 				max_positions,
-				type_vocab;
-	const char *prefix;			/* "" or "bert." */
-	bool		with_pooler;
-	bool		with_position_ids;
+				type_vocab;		/* BERT, RoBERTa only */
+	const char *prefix;			/* "" or the model class's: "bert.", "roberta.", "distilbert.", "transformer." */
+	bool		with_pooler;	/* BERT, RoBERTa: pooler.dense.* (unused by the engine) */
+	bool		with_position_ids;	/* BERT, RoBERTa: embeddings.position_ids (I64) */
 	const char *dtype;			/* weight dtype: "F32", "F16" or "BF16" */
+	BwArch		arch;			/* zero: BERT */
+	int			pad_id;			/* RoBERTa: pad_token_id */
 } BertSpec;
 
 /* The finalizer of splitmix64. */
@@ -82,17 +98,34 @@ bw_ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Is `name` the weight or bias of a LayerNorm (see the rule above)? */
+static bool
+bw_is_layernorm(const char *name, const char *param)
+{
+	static const char *const modules[] = {"LayerNorm", "layer_norm", ".ln_1", ".ln_2", "ln_f"};
+	char		suffix[32];
+
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+	{
+		snprintf(suffix, sizeof(suffix), "%s.%s", modules[i], param);
+		if (bw_ends_with(name, suffix))
+			return true;
+	}
+	return false;
+}
+
 /* Fill out[numel] with the weights of tensor `name`. */
 static BW_UNUSED void
 bw_fill(uint64_t seed, const char *name, int64_t numel, float *out)
 {
 	uint64_t	ts = seed ^ bw_fnv1a64(strncmp(name, "bert.", 5) == 0 ? name + 5 : name);
 	float		scale;
-	bool		ln_weight = bw_ends_with(name, "LayerNorm.weight");
+	bool		ln_weight = bw_is_layernorm(name, "weight");
 
-	if (ln_weight || bw_ends_with(name, "LayerNorm.bias"))
+	if (ln_weight || bw_is_layernorm(name, "bias"))
 		scale = 0.125f;
-	else if (strstr(name, "embeddings.") != NULL)
+	else if (strstr(name, "embeddings.") != NULL || bw_ends_with(name, "wte.weight") ||
+			 bw_ends_with(name, "wpe.weight"))
 		scale = 0.5f;
 	else if (bw_ends_with(name, ".bias"))
 		scale = 0.0625f;
@@ -102,9 +135,9 @@ bw_fill(uint64_t seed, const char *name, int64_t numel, float *out)
 	{
 		uint64_t	r = bw_mix(ts + (uint64_t) (i + 1) * UINT64_C(0x9E3779B97F4A7C15));
 		float		u = (float) ((int64_t) (r >> 40) - (1 << 23)) * (1.0f / 8388608.0f);
-		volatile float v = u * scale;
+		float		v = u * scale;	/* exact: a power-of-two scale */
 
-		out[i] = ln_weight ? 1.0f + v : v;
+		out[i] = ln_weight ? 1.0f + v : v;	/* the only rounding, FMA or not */
 	}
 }
 
@@ -242,36 +275,27 @@ bw_entry(BwBuf *b, const char *prefix, const char *name, const char *dtype,
 	*offset += bytes;
 }
 
-/*
- * The safetensors JSON header of a BERT model, padded with spaces so that
- * 8 + length is a multiple of 8, plus `misalign` extra spaces (to test
- * unaligned data).  Returns a malloc'd string.
- */
-static BW_UNUSED char *
-bw_header(const BertSpec *s, int misalign, size_t *len)
+/* BERT's and RoBERTa's tensors (the same names). */
+static void
+bw_bert_entries(BwBuf *b, const BertSpec *s, const char *dt, uint64_t *off)
 {
-	BwBuf		b = {0};
-	uint64_t	off = 0;
 	int64_t		H = s->hidden,
 				FF = s->intermediate;
-	const char *dt = s->dtype ? s->dtype : "F32";
 
-	bw_printf(&b, "{");
-	bw_printf(&b, "\"__metadata__\":{\"format\":\"pt\"}");
 	if (s->with_position_ids)
-		bw_entry(&b, s->prefix, "embeddings.position_ids", "I64", s->max_positions, 0, &off);
-	bw_entry(&b, s->prefix, "embeddings.LayerNorm.bias", dt, H, 0, &off);
-	bw_entry(&b, s->prefix, "embeddings.LayerNorm.weight", dt, H, 0, &off);
-	bw_entry(&b, s->prefix, "embeddings.position_embeddings.weight", dt, s->max_positions, H, &off);
-	bw_entry(&b, s->prefix, "embeddings.token_type_embeddings.weight", dt, s->type_vocab, H, &off);
-	bw_entry(&b, s->prefix, "embeddings.word_embeddings.weight", dt, s->vocab, H, &off);
+		bw_entry(b, s->prefix, "embeddings.position_ids", "I64", s->max_positions, 0, off);
+	bw_entry(b, s->prefix, "embeddings.LayerNorm.bias", dt, H, 0, off);
+	bw_entry(b, s->prefix, "embeddings.LayerNorm.weight", dt, H, 0, off);
+	bw_entry(b, s->prefix, "embeddings.position_embeddings.weight", dt, s->max_positions, H, off);
+	bw_entry(b, s->prefix, "embeddings.token_type_embeddings.weight", dt, s->type_vocab, H, off);
+	bw_entry(b, s->prefix, "embeddings.word_embeddings.weight", dt, s->vocab, H, off);
 	for (int l = 0; l < s->layers; l++)
 	{
 		char		n[128];
 
 #define BW_LAYER(suffix, d0, d1) \
 		do { snprintf(n, sizeof(n), "encoder.layer.%d.%s", l, suffix); \
-			 bw_entry(&b, s->prefix, n, dt, d0, d1, &off); } while (0)
+			 bw_entry(b, s->prefix, n, dt, d0, d1, off); } while (0)
 		BW_LAYER("attention.output.LayerNorm.bias", H, 0);
 		BW_LAYER("attention.output.LayerNorm.weight", H, 0);
 		BW_LAYER("attention.output.dense.bias", H, 0);
@@ -292,8 +316,109 @@ bw_header(const BertSpec *s, int misalign, size_t *len)
 	}
 	if (s->with_pooler)
 	{
-		bw_entry(&b, s->prefix, "pooler.dense.bias", dt, H, 0, &off);
-		bw_entry(&b, s->prefix, "pooler.dense.weight", dt, H, H, &off);
+		bw_entry(b, s->prefix, "pooler.dense.bias", dt, H, 0, off);
+		bw_entry(b, s->prefix, "pooler.dense.weight", dt, H, H, off);
+	}
+}
+
+/* DistilBERT's tensors: no token types, transformer.layer.N with its own names. */
+static void
+bw_distilbert_entries(BwBuf *b, const BertSpec *s, const char *dt, uint64_t *off)
+{
+	int64_t		H = s->hidden,
+				FF = s->intermediate;
+
+	bw_entry(b, s->prefix, "embeddings.LayerNorm.bias", dt, H, 0, off);
+	bw_entry(b, s->prefix, "embeddings.LayerNorm.weight", dt, H, 0, off);
+	bw_entry(b, s->prefix, "embeddings.position_embeddings.weight", dt, s->max_positions, H, off);
+	bw_entry(b, s->prefix, "embeddings.word_embeddings.weight", dt, s->vocab, H, off);
+	for (int l = 0; l < s->layers; l++)
+	{
+		char		n[128];
+
+#define BW_LAYER(suffix, d0, d1) \
+		do { snprintf(n, sizeof(n), "transformer.layer.%d.%s", l, suffix); \
+			 bw_entry(b, s->prefix, n, dt, d0, d1, off); } while (0)
+		BW_LAYER("attention.k_lin.bias", H, 0);
+		BW_LAYER("attention.k_lin.weight", H, H);
+		BW_LAYER("attention.out_lin.bias", H, 0);
+		BW_LAYER("attention.out_lin.weight", H, H);
+		BW_LAYER("attention.q_lin.bias", H, 0);
+		BW_LAYER("attention.q_lin.weight", H, H);
+		BW_LAYER("attention.v_lin.bias", H, 0);
+		BW_LAYER("attention.v_lin.weight", H, H);
+		BW_LAYER("ffn.lin1.bias", FF, 0);
+		BW_LAYER("ffn.lin1.weight", FF, H);
+		BW_LAYER("ffn.lin2.bias", H, 0);
+		BW_LAYER("ffn.lin2.weight", H, FF);
+		BW_LAYER("output_layer_norm.bias", H, 0);
+		BW_LAYER("output_layer_norm.weight", H, 0);
+		BW_LAYER("sa_layer_norm.bias", H, 0);
+		BW_LAYER("sa_layer_norm.weight", H, 0);
+#undef BW_LAYER
+	}
+}
+
+/* GPT-2's tensors: Conv1D weights stored [in, out], no LM head (tied to wte). */
+static void
+bw_gpt2_entries(BwBuf *b, const BertSpec *s, const char *dt, uint64_t *off)
+{
+	int64_t		H = s->hidden,
+				FF = s->intermediate;
+
+	for (int l = 0; l < s->layers; l++)
+	{
+		char		n[128];
+
+#define BW_LAYER(suffix, d0, d1) \
+		do { snprintf(n, sizeof(n), "h.%d.%s", l, suffix); \
+			 bw_entry(b, s->prefix, n, dt, d0, d1, off); } while (0)
+		BW_LAYER("attn.c_attn.bias", 3 * H, 0);
+		BW_LAYER("attn.c_attn.weight", H, 3 * H);
+		BW_LAYER("attn.c_proj.bias", H, 0);
+		BW_LAYER("attn.c_proj.weight", H, H);
+		BW_LAYER("ln_1.bias", H, 0);
+		BW_LAYER("ln_1.weight", H, 0);
+		BW_LAYER("ln_2.bias", H, 0);
+		BW_LAYER("ln_2.weight", H, 0);
+		BW_LAYER("mlp.c_fc.bias", FF, 0);
+		BW_LAYER("mlp.c_fc.weight", H, FF);
+		BW_LAYER("mlp.c_proj.bias", H, 0);
+		BW_LAYER("mlp.c_proj.weight", FF, H);
+#undef BW_LAYER
+	}
+	bw_entry(b, s->prefix, "ln_f.bias", dt, H, 0, off);
+	bw_entry(b, s->prefix, "ln_f.weight", dt, H, 0, off);
+	bw_entry(b, s->prefix, "wpe.weight", dt, s->max_positions, H, off);
+	bw_entry(b, s->prefix, "wte.weight", dt, s->vocab, H, off);
+}
+
+/*
+ * The safetensors JSON header of the spec's model, padded with spaces so
+ * that 8 + length is a multiple of 8, plus `misalign` extra spaces (to test
+ * unaligned data).  Returns a malloc'd string.
+ */
+static BW_UNUSED char *
+bw_header(const BertSpec *s, int misalign, size_t *len)
+{
+	BwBuf		b = {0};
+	uint64_t	off = 0;
+	const char *dt = s->dtype ? s->dtype : "F32";
+
+	bw_printf(&b, "{");
+	bw_printf(&b, "\"__metadata__\":{\"format\":\"pt\"}");
+	switch (s->arch)
+	{
+		case BW_ARCH_BERT:
+		case BW_ARCH_ROBERTA:
+			bw_bert_entries(&b, s, dt, &off);
+			break;
+		case BW_ARCH_DISTILBERT:
+			bw_distilbert_entries(&b, s, dt, &off);
+			break;
+		case BW_ARCH_GPT2:
+			bw_gpt2_entries(&b, s, dt, &off);
+			break;
 	}
 	bw_printf(&b, "}");
 	while ((8 + b.len) % 8 != 0)
@@ -366,6 +491,12 @@ bw_write_safetensors(const char *path, const char *header, size_t header_len,
 		numel = (int64_t) ((end - begin) / bw_dtype_size(dtype));
 		vals = malloc(sizeof(float) * (numel ? numel : 1));
 		bw_fill(seed, name, numel, vals);
+		if (strcmp(dtype, "F32") == 0 && round_through == NULL)
+		{
+			memcpy(data + begin, vals, sizeof(float) * numel);
+			free(vals);
+			continue;
+		}
 		for (int64_t k = 0; k < numel; k++)
 		{
 			float		v = vals[k];
@@ -431,18 +562,52 @@ bw_write_text(const char *dir, const char *rel, const char *text)
 	return (fclose(f) == 0) && okay;
 }
 
-/* config.json text for a spec. */
+/*
+ * config.json text for a spec, with each architecture's key names (as
+ * Hugging Face writes them); DistilBERT has no LayerNorm epsilon key.
+ */
 static BW_UNUSED char *
 bw_config_json(const BertSpec *s, const char *hidden_act, double eps)
 {
 	BwBuf		b = {0};
 
-	bw_printf(&b, "{\n  \"architectures\": [\"BertModel\"],\n  \"model_type\": \"bert\",\n"
-			  "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n"
-			  "  \"intermediate_size\": %d,\n  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
-			  "  \"type_vocab_size\": %d,\n  \"hidden_act\": \"%s\",\n  \"layer_norm_eps\": %.17g\n}\n",
-			  s->hidden, s->layers, s->heads, s->intermediate, s->vocab, s->max_positions,
-			  s->type_vocab, hidden_act, eps);
+	switch (s->arch)
+	{
+		case BW_ARCH_BERT:
+		case BW_ARCH_ROBERTA:
+			bw_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
+					  s->arch == BW_ARCH_BERT ? "BertModel" : "RobertaModel",
+					  s->arch == BW_ARCH_BERT ? "bert" : "roberta");
+			bw_printf(&b, "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n"
+					  "  \"intermediate_size\": %d,\n  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
+					  "  \"type_vocab_size\": %d,\n",
+					  s->hidden, s->layers, s->heads, s->intermediate, s->vocab, s->max_positions,
+					  s->type_vocab);
+			if (s->arch == BW_ARCH_ROBERTA)
+				bw_printf(&b, "  \"pad_token_id\": %d,\n", s->pad_id);
+			bw_printf(&b, "  \"hidden_act\": \"%s\",\n  \"layer_norm_eps\": %.17g\n}\n", hidden_act, eps);
+			break;
+		case BW_ARCH_DISTILBERT:
+			bw_printf(&b, "{\n  \"architectures\": [\"DistilBertModel\"],\n  \"model_type\": \"distilbert\",\n"
+					  "  \"dim\": %d,\n  \"n_layers\": %d,\n  \"n_heads\": %d,\n  \"hidden_dim\": %d,\n"
+					  "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
+					  "  \"activation\": \"%s\",\n  \"sinusoidal_pos_embds\": false\n}\n",
+					  s->hidden, s->layers, s->heads, s->intermediate, s->vocab, s->max_positions,
+					  hidden_act);
+			break;
+		case BW_ARCH_GPT2:
+			bw_printf(&b, "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n"
+					  "  \"n_embd\": %d,\n  \"n_layer\": %d,\n  \"n_head\": %d,\n",
+					  s->hidden, s->layers, s->heads);
+			if (s->intermediate == 4 * s->hidden)
+				bw_printf(&b, "  \"n_inner\": null,\n");
+			else
+				bw_printf(&b, "  \"n_inner\": %d,\n", s->intermediate);
+			bw_printf(&b, "  \"vocab_size\": %d,\n  \"n_positions\": %d,\n  \"activation_function\": \"%s\",\n"
+					  "  \"layer_norm_epsilon\": %.17g,\n  \"tie_word_embeddings\": true\n}\n",
+					  s->vocab, s->max_positions, hidden_act, eps);
+			break;
+	}
 	return b.s;
 }
 

@@ -1,16 +1,20 @@
 /*
  * test_parity.c: the forward pass against float64 PyTorch references on
- * random-weight models (fixtures from tools/parity/bert_parity.py).
+ * random-weight models (fixtures from tools/parity/bert_parity.py): BERT
+ * shapes, and the real shapes of GPT-2 small, a DistilBERT and a RoBERTa
+ * sentence encoder.
  *
  * For each fixture in test/fixtures/parity/, the model folder is rebuilt in
- * a temporary directory: the config files come from the fixture, the
- * weights from the seeded generator shared with the Python tool
- * (bert_writer.h), and the safetensors header is the exact header of the
- * published all-MiniLM-L6-v2 file when the fixture names it and ../shared
- * holds it, otherwise one built from the config.  Checked: per-token hidden
- * states and pooled embeddings within 1e-4 absolute and cosine >= 0.99999;
- * a sequence gives the same result alone as inside a padded batch; repeated
- * runs are bit-identical, and so are runs on a 2-thread pool.
+ * a temporary directory (removed after the fixture): the config files come
+ * from the fixture, the weights from the seeded generator shared with the
+ * Python tool (bert_writer.h, laid out as the fixture's "writer" says), and
+ * the safetensors header is the exact header of the published
+ * all-MiniLM-L6-v2 file when the fixture names it and ../shared holds it,
+ * otherwise one built from the spec.  Checked: per-token hidden states,
+ * pooled embeddings and (GPT-2) logits of the tied LM head within 1e-4
+ * absolute and cosine >= 0.99999; a sequence gives the same result alone as
+ * inside a padded batch; repeated runs are bit-identical, and so are runs
+ * on a 2-thread pool.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,7 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bert.h"
+#include "forward.h"
 #include "json.h"
 #include "model.h"
 #include "tap.h"
@@ -84,6 +88,40 @@ get_int(const EmbedJson *obj, const char *key)
 	return (int) v;
 }
 
+/* The writer's spec of the fixture's safetensors file (bails out when malformed). */
+static BertSpec
+writer_spec(const EmbedJson *fx)
+{
+	static const char *const arch_names[] = {"bert", "roberta", "distilbert", "gpt2"};	/* BwArch order */
+	const EmbedJson *w = embed_json_get(fx, "writer");
+	const char *arch = w ? embed_json_get_string(w, "arch") : NULL;
+	BertSpec	spec = {0};
+	bool		b;
+	size_t		i;
+
+	for (i = 0; arch && i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
+		if (strcmp(arch, arch_names[i]) == 0)
+			break;
+	if (arch == NULL || i == sizeof(arch_names) / sizeof(arch_names[0]))
+	{
+		printf("Bail out! fixture lacks a known \"writer\".\"arch\"\n");
+		exit(1);
+	}
+	spec.arch = (BwArch) i;
+	spec.hidden = get_int(w, "hidden");
+	spec.layers = get_int(w, "layers");
+	spec.heads = get_int(w, "heads");
+	spec.intermediate = get_int(w, "intermediate");
+	spec.vocab = get_int(w, "vocab");
+	spec.max_positions = get_int(w, "max_positions");
+	spec.type_vocab = get_int(w, "type_vocab");
+	spec.prefix = embed_json_get_string(w, "prefix");
+	spec.with_pooler = embed_json_get_bool(w, "with_pooler", &b) && b;
+	spec.with_position_ids = embed_json_get_bool(w, "with_position_ids", &b) && b;
+	spec.dtype = "F32";
+	return spec;
+}
+
 /* Write the fixture's model folder into dir; returns false on failure. */
 static bool
 build_model(const EmbedJson *fx, const char *dir, const char *shared)
@@ -91,35 +129,15 @@ build_model(const EmbedJson *fx, const char *dir, const char *shared)
 	const EmbedJson *files = embed_json_get(fx, "files");
 	const char *header_name = embed_json_get_string(fx, "header");
 	char		path[4200];
-	char		err[256];
-	EmbedJson  *cfg;
-	const char *cfg_text = embed_json_get_string(files, "config.json");
-	BertSpec	spec = {0};
+	BertSpec	spec = writer_spec(fx);
 	char	   *header = NULL;
 	size_t		hlen = 0;
-	bool		b;
 	int64_t		seed;
 	bool		okay;
 
 	for (size_t i = 0; i < files->len; i++)
 		if (!bw_write_text(dir, files->keys[i], files->items[i].str))
 			return false;
-
-	cfg = embed_json_parse(cfg_text, strlen(cfg_text), err, sizeof(err));
-	if (cfg == NULL)
-		return false;
-	spec.hidden = get_int(cfg, "hidden_size");
-	spec.layers = get_int(cfg, "num_hidden_layers");
-	spec.heads = get_int(cfg, "num_attention_heads");
-	spec.intermediate = get_int(cfg, "intermediate_size");
-	spec.vocab = get_int(cfg, "vocab_size");
-	spec.max_positions = get_int(cfg, "max_position_embeddings");
-	spec.type_vocab = get_int(cfg, "type_vocab_size");
-	embed_json_free(cfg);
-	spec.prefix = embed_json_get_string(fx, "tensor_prefix");
-	spec.with_pooler = embed_json_get_bool(fx, "with_pooler", &b) && b;
-	spec.with_position_ids = embed_json_get_bool(fx, "with_position_ids", &b) && b;
-	spec.dtype = "F32";
 
 	if (header_name != NULL && shared != NULL)
 	{
@@ -184,10 +202,10 @@ forward_on(EmbedThreadPool *pool, const EmbedModel *m, const int32_t *ids, const
 	char		err[256];
 	EmbedStatus st;
 
-	if (!embed_bert_workspace_size(m, batch, seq, embed_thread_pool_threads(pool), &bytes))
+	if (!embed_forward_workspace_size(m, batch, seq, embed_thread_pool_threads(pool), &bytes))
 		return false;
 	ws = malloc(bytes);
-	st = embed_bert_forward(m, pool, ids, types, lengths, batch, seq, out, ws, NULL, NULL, err, sizeof(err));
+	st = embed_forward(m, pool, ids, types, lengths, batch, seq, out, ws, NULL, NULL, err, sizeof(err));
 	free(ws);
 	if (st != EMBED_OK)
 		diag("forward: %s", err);
@@ -200,6 +218,41 @@ forward(const EmbedModel *m, const int32_t *ids, const int32_t *types, const int
 		int batch, int seq, float *out)
 {
 	return forward_on(NULL, m, ids, types, lengths, batch, seq, out);
+}
+
+/*
+ * GPT-2: logits of the tied LM head (hidden x wte^T) for the fixture's
+ * vocabulary ids at every checked token, against the reference's.
+ */
+static void
+check_logits(const EmbedModel *m, const EmbedJson *fx, const float *hidden, int seq, const char *name)
+{
+	const EmbedJson *ids = embed_json_get(fx, "logit_ids");
+	const EmbedJson *want = embed_json_get(fx, "logits");
+	const EmbedJson *check = embed_json_get(fx, "check_tokens");
+	const float *wte = embed_model_gpt2_weights(m)->token_embeddings;
+	int			H = embed_model_info(m)->hidden;
+	double		worst = 0.0;
+	bool		all_ok = true;
+
+	for (size_t r = 0; r < check->len; r++)
+	{
+		const float *row = hidden + ((size_t) check->items[r].items[0].integer * seq +
+									 (size_t) check->items[r].items[1].integer) * H;
+
+		for (size_t j = 0; j < ids->len; j++)
+		{
+			float		logit;
+			double		d;
+
+			embed_matmul_naive(1, 1, H, row, wte + (size_t) ids->items[j].integer * H, NULL, &logit);
+			d = fabs(logit - want->items[r].items[j].number);
+			worst = fmax(worst, d);
+			all_ok = all_ok && d <= ABS_TOL;
+		}
+	}
+	ok(all_ok, "%s: %zu logits of the tied LM head within %g", name, check->len * ids->len, ABS_TOL);
+	diag("%s logits: max abs diff %.3g", name, worst);
 }
 
 static void
@@ -279,6 +332,8 @@ run_fixture(const char *file, const char *shared, const char *root)
 	}
 	ok(all_ok, "%s: %zu per-token hidden states within %g (cosine >= %g)", name, check->len, ABS_TOL, COS_MIN);
 	diag("%s hidden: max abs diff %.3g, min cosine %.9f", name, worst, worst_cos);
+	if (embed_json_get(fx, "logit_ids") != NULL)
+		check_logits(m, fx, hidden, in.seq, name);
 
 	embed_model_pool(m, hidden, in.lengths, in.batch, in.seq, pooled);
 	want_pooled = embed_json_get(fx, "pooled");
@@ -369,12 +424,14 @@ run_fixture(const char *file, const char *shared, const char *root)
 	free(in.lengths);
 	embed_model_free(m);
 	embed_json_free(fx);
+	bw_remove_tree(dir);		/* the weights take up to 500 MB */
 }
 
 int
 main(void)
 {
-	static const char *const fixtures[] = {"minilm", "cls256", "tanh-max"};
+	static const char *const fixtures[] = {"minilm", "cls256", "tanh-max", "distilbert", "distilroberta",
+	"gpt2-small"};
 	const char *env = getenv("EMBED_SHARED_DIR");
 	char		shared[4096];
 	const char *shared_or_null = NULL;

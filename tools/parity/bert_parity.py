@@ -1,24 +1,28 @@
 #!/usr/bin/python3
-"""Generate the BERT parity fixtures in test/fixtures/parity/.
+"""Generate the parity fixtures in test/fixtures/parity/.
 
-Each fixture describes a BERT encoder with deterministic pseudo-random
-weights, a padded batch of token ids, and the expected outputs computed by
-an independent float64 reference in PyTorch:
+Each fixture describes a model (BERT, RoBERTa, DistilBERT or GPT-2) with
+deterministic pseudo-random weights, a padded batch of token ids, and the
+expected outputs computed by two independent float64 references in PyTorch
+that must agree to 1e-9 before the fixture is written:
 
-  * the encoder layers are torch.nn.TransformerEncoderLayer (post-LayerNorm,
-    norm_first=False, batch_first=True) run with a key padding mask;
-  * a second, functional implementation written from the BERT equations runs
-    every sequence alone, without padding; the two must agree to 1e-9.
+  * encoders (BERT, RoBERTa, DistilBERT): torch.nn.TransformerEncoderLayer
+    (post-LayerNorm, norm_first=False, batch_first=True) run over the padded
+    batch with a key padding mask, and the encoder equations written out
+    with torch.nn.functional, one unpadded sequence at a time;
+  * GPT-2: the two implementations of gpt2_reference.py (nn.MultiheadAttention
+    with a causal mask over the padded batch, and the decoder equations).
 
 The weights are never stored: both this script and test/c/bert_writer.h
 derive every value from (seed, tensor name, element index), see
 weight_values() below, so the C test rebuilds the identical
 model.safetensors in a temporary folder.  A fixture holds only the config
 files, the inputs and the expected per-token hidden states (a few tokens
-per sequence) and pooled sentence embeddings.
+per sequence), pooled sentence embeddings and, for GPT-2, a few logits of
+the tied LM head.
 
 Usage (from the top of the source tree):
-    /usr/bin/python3 tools/parity/bert_parity.py [--out test/fixtures/parity]
+    /usr/bin/python3 tools/parity/bert_parity.py [--out test/fixtures/parity] [--only NAME]
 """
 
 import argparse
@@ -26,10 +30,14 @@ import json
 import math
 import os
 import random
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded by path
+import gpt2_reference  # noqa: E402
 
 MASK64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
@@ -39,6 +47,7 @@ FIXTURES = [
         "name": "minilm",
         "about": "all-MiniLM-L6-v2 shape: 6 layers, 384 hidden, 12 heads, 1536 FFN, 30522 vocab, "
                  "512 positions, erf GELU, eps 1e-12; mean pooling + Normalize",
+        "arch": "bert",
         "seed": 20240601,
         "header": "all-MiniLM-L6-v2",
         "config": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
@@ -53,6 +62,7 @@ FIXTURES = [
         "name": "cls256",
         "about": "4 layers, 256 hidden, 4 heads, 1024 FFN, 1000 vocab, 64 positions, eps 1e-6, "
                  "tensors named with the bert. prefix; CLS pooling, no normalisation",
+        "arch": "bert",
         "seed": 7,
         "header": None,
         "config": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
@@ -67,6 +77,7 @@ FIXTURES = [
         "name": "tanh-max",
         "about": "3 layers, 96 hidden, 6 heads of 16, 192 FFN, 500 vocab, 40 positions, 3 token types, "
                  "eps 1e-5, tanh GELU (gelu_pytorch_tanh); max pooling + Normalize",
+        "arch": "bert",
         "seed": 99,
         "header": None,
         "config": {"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 6,
@@ -77,7 +88,110 @@ FIXTURES = [
         "lengths": [32, 7, 19],
         "typed_rows": [0, 2],
     },
+    {
+        "name": "gpt2-small",
+        "about": "GPT-2 small shape: 12 layers, 768 hidden, 12 heads, n_inner null (3072), 50257 vocab, "
+                 "1024 positions, gelu_new, eps 1e-5, GPT2LMHeadModel tensor names (transformer. prefix), "
+                 "tied LM head; no sentence-transformers files (mean pooling)",
+        "arch": "gpt2",
+        "seed": 124,
+        "header": None,
+        "config": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "bos_token_id": 50256,
+                   "embd_pdrop": 0.1, "eos_token_id": 50256, "initializer_range": 0.02,
+                   "layer_norm_epsilon": 1e-05, "n_ctx": 1024, "n_embd": 768, "n_head": 12,
+                   "n_inner": None, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
+                   "scale_attn_weights": True, "tie_word_embeddings": True, "vocab_size": 50257},
+        "prefix": "transformer.", "with_pooler": False, "with_position_ids": False,
+        "pooling": "mean", "normalize": False, "max_seq_length": None,
+        "lengths": [80, 21, 6],
+        "typed_rows": [],
+        "check": "few",
+        "logit_ids": 8,
+    },
+    {
+        "name": "distilbert",
+        "about": "multi-qa-distilbert-cos-v1 shape: 6 layers, dim 768, 12 heads, hidden_dim 3072, "
+                 "30522 vocab, 512 positions, erf GELU, eps 1e-12 (fixed by DistilBERT), bare tensor "
+                 "names; CLS pooling + Normalize",
+        "arch": "distilbert",
+        "seed": 66,
+        "header": None,
+        "config": {"activation": "gelu", "attention_dropout": 0.1, "dim": 768, "dropout": 0.1,
+                   "hidden_dim": 3072, "initializer_range": 0.02, "max_position_embeddings": 512,
+                   "n_heads": 12, "n_layers": 6, "pad_token_id": 0, "qa_dropout": 0.1,
+                   "seq_classif_dropout": 0.2, "sinusoidal_pos_embds": False, "tie_weights_": True,
+                   "vocab_size": 30522},
+        "prefix": "", "with_pooler": False, "with_position_ids": False,
+        "pooling": "cls", "normalize": True, "max_seq_length": 512,
+        "lengths": [96, 25, 1],
+        "typed_rows": [],
+        "check": "few",
+    },
+    {
+        "name": "distilroberta",
+        "about": "all-distilroberta-v1 shape: 6 layers, 768 hidden, 12 heads, 3072 FFN, 50265 vocab, "
+                 "514 positions, pad_token_id 1, type_vocab_size 1, erf GELU, eps 1e-5; mean pooling "
+                 "+ Normalize; sequence 2 holds the pad id at two places (positions skip it)",
+        "arch": "roberta",
+        "seed": 82,
+        "header": None,
+        "config": {"attention_probs_dropout_prob": 0.1, "bos_token_id": 0, "eos_token_id": 2,
+                   "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
+                   "initializer_range": 0.02, "intermediate_size": 3072, "layer_norm_eps": 1e-05,
+                   "max_position_embeddings": 514, "num_attention_heads": 12, "num_hidden_layers": 6,
+                   "pad_token_id": 1, "position_embedding_type": "absolute", "type_vocab_size": 1,
+                   "vocab_size": 50265},
+        "prefix": "", "with_pooler": True, "with_position_ids": True,
+        "pooling": "mean", "normalize": True, "max_seq_length": 128,
+        "lengths": [100, 26, 13],
+        "typed_rows": [],
+        "pad_inside_rows": [2],
+        "check": "few",
+    },
 ]
+
+# Hugging Face's class name and model_type of each architecture.
+ARCHITECTURES = {"bert": ("BertModel", "bert"), "roberta": ("RobertaModel", "roberta"),
+                 "distilbert": ("DistilBertModel", "distilbert"), "gpt2": ("GPT2LMHeadModel", "gpt2")}
+
+# config.json key of each hyper-parameter, as Hugging Face's config classes name them.
+CONFIG_KEYS = {
+    "bert": {"hidden": "hidden_size", "layers": "num_hidden_layers", "heads": "num_attention_heads",
+             "intermediate": "intermediate_size", "vocab": "vocab_size",
+             "max_positions": "max_position_embeddings", "act": "hidden_act", "eps": "layer_norm_eps"},
+    "distilbert": {"hidden": "dim", "layers": "n_layers", "heads": "n_heads", "intermediate": "hidden_dim",
+                   "vocab": "vocab_size", "max_positions": "max_position_embeddings", "act": "activation",
+                   "eps": None},
+    "gpt2": {"hidden": "n_embd", "layers": "n_layer", "heads": "n_head", "intermediate": "n_inner",
+             "vocab": "vocab_size", "max_positions": "n_positions", "act": "activation_function",
+             "eps": "layer_norm_epsilon"},
+}
+CONFIG_KEYS["roberta"] = CONFIG_KEYS["bert"]
+
+# The encoder tensors of one layer by role, for BERT/RoBERTa and DistilBERT.
+ENCODER_LAYER = {
+    "bert": {"layer": "encoder.layer.%d.",
+             "q_w": "attention.self.query.weight", "q_b": "attention.self.query.bias",
+             "k_w": "attention.self.key.weight", "k_b": "attention.self.key.bias",
+             "v_w": "attention.self.value.weight", "v_b": "attention.self.value.bias",
+             "o_w": "attention.output.dense.weight", "o_b": "attention.output.dense.bias",
+             "ln1_w": "attention.output.LayerNorm.weight", "ln1_b": "attention.output.LayerNorm.bias",
+             "i_w": "intermediate.dense.weight", "i_b": "intermediate.dense.bias",
+             "out_w": "output.dense.weight", "out_b": "output.dense.bias",
+             "ln2_w": "output.LayerNorm.weight", "ln2_b": "output.LayerNorm.bias"},
+    "distilbert": {"layer": "transformer.layer.%d.",
+                   "q_w": "attention.q_lin.weight", "q_b": "attention.q_lin.bias",
+                   "k_w": "attention.k_lin.weight", "k_b": "attention.k_lin.bias",
+                   "v_w": "attention.v_lin.weight", "v_b": "attention.v_lin.bias",
+                   "o_w": "attention.out_lin.weight", "o_b": "attention.out_lin.bias",
+                   "ln1_w": "sa_layer_norm.weight", "ln1_b": "sa_layer_norm.bias",
+                   "i_w": "ffn.lin1.weight", "i_b": "ffn.lin1.bias",
+                   "out_w": "ffn.lin2.weight", "out_b": "ffn.lin2.bias",
+                   "ln2_w": "output_layer_norm.weight", "ln2_b": "output_layer_norm.bias"},
+}
+ENCODER_LAYER["roberta"] = ENCODER_LAYER["bert"]
+
+LAYERNORM_MODULES = ("LayerNorm", "layer_norm", ".ln_1", ".ln_2", "ln_f")
 
 
 def fnv1a64(text):
@@ -86,6 +200,10 @@ def fnv1a64(text):
         h ^= byte
         h = (h * 0x100000001b3) & MASK64
     return h
+
+
+def is_layernorm(name, param):
+    return any(name.endswith(module + "." + param) for module in LAYERNORM_MODULES)
 
 
 def weight_values(seed, name, numel):
@@ -99,125 +217,180 @@ def weight_values(seed, name, numel):
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     u = ((z >> np.uint64(40)).astype(np.int64) - (1 << 23)).astype(np.float32) * np.float32(2.0 ** -23)
-    if name.endswith("LayerNorm.weight"):
+    if is_layernorm(name, "weight"):
         return np.float32(1.0) + u * np.float32(0.125)
-    if name.endswith("LayerNorm.bias"):
+    if is_layernorm(name, "bias"):
         return u * np.float32(0.125)
-    if "embeddings." in name:
+    if "embeddings." in name or name.endswith("wte.weight") or name.endswith("wpe.weight"):
         return u * np.float32(0.5)
     if name.endswith(".bias"):
         return u * np.float32(0.0625)
     return u * np.float32(0.125)
 
 
-def make_weights(fx):
-    """name (without prefix) -> float64 torch tensor, for the tensors the encoder uses."""
-    c = fx["config"]
-    H, I = c["hidden_size"], c["intermediate_size"]
-    shapes = {
-        "embeddings.word_embeddings.weight": (c["vocab_size"], H),
-        "embeddings.position_embeddings.weight": (c["max_position_embeddings"], H),
-        "embeddings.token_type_embeddings.weight": (c["type_vocab_size"], H),
-        "embeddings.LayerNorm.weight": (H,),
-        "embeddings.LayerNorm.bias": (H,),
-    }
-    for l in range(c["num_hidden_layers"]):
-        p = "encoder.layer.%d." % l
-        for part in ("query", "key", "value"):
-            shapes[p + "attention.self.%s.weight" % part] = (H, H)
-            shapes[p + "attention.self.%s.bias" % part] = (H,)
-        shapes[p + "attention.output.dense.weight"] = (H, H)
-        shapes[p + "attention.output.dense.bias"] = (H,)
-        shapes[p + "attention.output.LayerNorm.weight"] = (H,)
-        shapes[p + "attention.output.LayerNorm.bias"] = (H,)
-        shapes[p + "intermediate.dense.weight"] = (I, H)
-        shapes[p + "intermediate.dense.bias"] = (I,)
-        shapes[p + "output.dense.weight"] = (H, I)
-        shapes[p + "output.dense.bias"] = (H,)
-        shapes[p + "output.LayerNorm.weight"] = (H,)
-        shapes[p + "output.LayerNorm.bias"] = (H,)
-    weights = {}
-    for name, shape in shapes.items():
+def model_shape(fx):
+    """The hyper-parameters of the fixture's config.json, read as Hugging Face reads them."""
+    arch, c = fx["arch"], fx["config"]
+    keys = CONFIG_KEYS[arch]
+    shape = {k: c[v] for k, v in keys.items() if k not in ("eps", "intermediate")}
+    shape["eps"] = c[keys["eps"]] if keys["eps"] else 1e-12
+    shape["intermediate"] = c[keys["intermediate"]]
+    if arch == "gpt2" and shape["intermediate"] is None:
+        shape["intermediate"] = 4 * shape["hidden"]
+    shape["type_vocab"] = c.get("type_vocab_size", 0) if arch in ("bert", "roberta") else 0
+    shape["pad_id"] = c["pad_token_id"] if arch == "roberta" else -1
+    return shape
+
+
+def generated_tensors(fx):
+    """get(name, shape): float64 tensor of the fixture's generated weights (name without the class prefix)."""
+    def get(name, shape):
         values = weight_values(fx["seed"], fx["prefix"] + name, int(np.prod(shape)))
-        weights[name] = torch.from_numpy(values.astype(np.float64).reshape(shape))
+        return torch.from_numpy(values.astype(np.float64).reshape(shape))
+    return get
+
+
+def encoder_weights(get, arch, shape):
+    """Embedding tables and per-layer tensors (by role) of an encoder, each from get(name, shape)."""
+    H, I = shape["hidden"], shape["intermediate"]
+    names = ENCODER_LAYER[arch]
+    w = {"word": get("embeddings.word_embeddings.weight", (shape["vocab"], H)),
+         "position": get("embeddings.position_embeddings.weight", (shape["max_positions"], H)),
+         "token_type": None,
+         "ln_w": get("embeddings.LayerNorm.weight", (H,)),
+         "ln_b": get("embeddings.LayerNorm.bias", (H,)),
+         "layers": []}
+    if shape["type_vocab"] > 0:
+        w["token_type"] = get("embeddings.token_type_embeddings.weight", (shape["type_vocab"], H))
+    dims = {"q_w": (H, H), "k_w": (H, H), "v_w": (H, H), "o_w": (H, H), "i_w": (I, H), "out_w": (H, I),
+            "i_b": (I,)}
+    for l in range(shape["layers"]):
+        layer = names["layer"] % l
+        w["layers"].append({role: get(layer + names[role], dims.get(role, (H,)))
+                            for role in names if role != "layer"})
+    return w
+
+
+def make_weights(fx):
+    """name (without prefix) -> float64 tensor of a BERT encoder's tensors; fx holds
+    "config" (BertConfig keys), "seed" and "prefix" (used by bench/engine/peers)."""
+    shape = model_shape(dict(fx, arch="bert"))
+    get = generated_tensors(fx)
+    names = ENCODER_LAYER["bert"]
+    w = encoder_weights(get, "bert", shape)
+    weights = {"embeddings.word_embeddings.weight": w["word"],
+               "embeddings.position_embeddings.weight": w["position"],
+               "embeddings.token_type_embeddings.weight": w["token_type"],
+               "embeddings.LayerNorm.weight": w["ln_w"], "embeddings.LayerNorm.bias": w["ln_b"]}
+    for l, lw in enumerate(w["layers"]):
+        weights.update({names["layer"] % l + names[role]: t for role, t in lw.items()})
     return weights
 
 
-def activation(fx):
-    if fx["config"]["hidden_act"] == "gelu":
+def gpt2_weights(get, shape):
+    """GPT-2's tensors, Conv1D weights [in, out] as stored, keyed by their names in a block."""
+    H, I = shape["hidden"], shape["intermediate"]
+    w = {"wte": get("wte.weight", (shape["vocab"], H)),
+         "wpe": get("wpe.weight", (shape["max_positions"], H)),
+         "ln_f.weight": get("ln_f.weight", (H,)),
+         "ln_f.bias": get("ln_f.bias", (H,)),
+         "layers": []}
+    dims = {"attn.c_attn.weight": (H, 3 * H), "attn.c_attn.bias": (3 * H,),
+            "attn.c_proj.weight": (H, H), "attn.c_proj.bias": (H,),
+            "ln_1.weight": (H,), "ln_1.bias": (H,), "ln_2.weight": (H,), "ln_2.bias": (H,),
+            "mlp.c_fc.weight": (H, I), "mlp.c_fc.bias": (I,),
+            "mlp.c_proj.weight": (I, H), "mlp.c_proj.bias": (H,)}
+    for l in range(shape["layers"]):
+        w["layers"].append({name: get("h.%d.%s" % (l, name), dims[name]) for name in dims})
+    return w
+
+
+def activation(shape):
+    if shape["act"] == "gelu":
         return lambda x: F.gelu(x)
     return lambda x: F.gelu(x, approximate="tanh")
 
 
-def embed_inputs(w, fx, ids, types):
-    """BERT input embeddings + LayerNorm for [B, L] ids."""
-    c = fx["config"]
-    H = c["hidden_size"]
-    L = ids.shape[1]
-    x = (w["embeddings.word_embeddings.weight"][ids]
-         + w["embeddings.position_embeddings.weight"][torch.arange(L)].unsqueeze(0)
-         + w["embeddings.token_type_embeddings.weight"][types])
-    return F.layer_norm(x, (H,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"],
-                        c["layer_norm_eps"])
+def roberta_positions_cumsum(ids, pad):
+    """Hugging Face's create_position_ids_from_input_ids, for a [B, L] tensor."""
+    mask = ids.ne(pad).int()
+    return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + pad
 
 
-def reference_torch_layers(w, fx, ids, types, lengths):
+def roberta_positions_counted(ids, pad):
+    """The same rule for one sequence, counting: pads sit at pad, real tokens at pad + their rank."""
+    positions, seen = [], 0
+    for token in ids:
+        if token == pad:
+            positions.append(pad)
+        else:
+            seen += 1
+            positions.append(pad + seen)
+    return torch.tensor(positions)
+
+
+def encoder_embeddings(w, shape, ids, types, positions):
+    """Word + position (+ token type) embeddings and their LayerNorm, for [..., L] ids."""
+    x = w["word"][ids] + w["position"][positions]
+    if w["token_type"] is not None:
+        x = x + w["token_type"][types]
+    return F.layer_norm(x, (shape["hidden"],), w["ln_w"], w["ln_b"], shape["eps"])
+
+
+def encoder_torch_layers(w, shape, arch, ids, types, lengths):
     """Batched run through nn.TransformerEncoderLayer with a key padding mask."""
-    c = fx["config"]
-    H, I, heads = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"]
-    x = embed_inputs(w, fx, ids, types)
+    H, I, heads = shape["hidden"], shape["intermediate"], shape["heads"]
+    if arch == "roberta":
+        positions = roberta_positions_cumsum(ids, shape["pad_id"])
+    else:
+        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+    x = encoder_embeddings(w, shape, ids, types, positions)
     pad = torch.arange(ids.shape[1]).unsqueeze(0) >= torch.tensor(lengths).unsqueeze(1)
-    for l in range(c["num_hidden_layers"]):
-        p = "encoder.layer.%d." % l
-        act = "gelu" if c["hidden_act"] == "gelu" else activation(fx)
+    act = "gelu" if shape["act"] == "gelu" else activation(shape)
+    for lw in w["layers"]:
         layer = torch.nn.TransformerEncoderLayer(
             H, heads, dim_feedforward=I, dropout=0.0, activation=act,
-            layer_norm_eps=c["layer_norm_eps"], batch_first=True, norm_first=False,
-            dtype=torch.float64)
+            layer_norm_eps=shape["eps"], batch_first=True, norm_first=False, dtype=torch.float64)
         layer.eval()
-        with torch.no_grad():
-            layer.self_attn.in_proj_weight.copy_(torch.cat([w[p + "attention.self.query.weight"],
-                                                            w[p + "attention.self.key.weight"],
-                                                            w[p + "attention.self.value.weight"]]))
-            layer.self_attn.in_proj_bias.copy_(torch.cat([w[p + "attention.self.query.bias"],
-                                                          w[p + "attention.self.key.bias"],
-                                                          w[p + "attention.self.value.bias"]]))
-            layer.self_attn.out_proj.weight.copy_(w[p + "attention.output.dense.weight"])
-            layer.self_attn.out_proj.bias.copy_(w[p + "attention.output.dense.bias"])
-            layer.norm1.weight.copy_(w[p + "attention.output.LayerNorm.weight"])
-            layer.norm1.bias.copy_(w[p + "attention.output.LayerNorm.bias"])
-            layer.linear1.weight.copy_(w[p + "intermediate.dense.weight"])
-            layer.linear1.bias.copy_(w[p + "intermediate.dense.bias"])
-            layer.linear2.weight.copy_(w[p + "output.dense.weight"])
-            layer.linear2.bias.copy_(w[p + "output.dense.bias"])
-            layer.norm2.weight.copy_(w[p + "output.LayerNorm.weight"])
-            layer.norm2.bias.copy_(w[p + "output.LayerNorm.bias"])
-            x = layer(x, src_key_padding_mask=pad)
+        layer.self_attn.in_proj_weight.copy_(torch.cat([lw["q_w"], lw["k_w"], lw["v_w"]]))
+        layer.self_attn.in_proj_bias.copy_(torch.cat([lw["q_b"], lw["k_b"], lw["v_b"]]))
+        layer.self_attn.out_proj.weight.copy_(lw["o_w"])
+        layer.self_attn.out_proj.bias.copy_(lw["o_b"])
+        layer.norm1.weight.copy_(lw["ln1_w"])
+        layer.norm1.bias.copy_(lw["ln1_b"])
+        layer.linear1.weight.copy_(lw["i_w"])
+        layer.linear1.bias.copy_(lw["i_b"])
+        layer.linear2.weight.copy_(lw["out_w"])
+        layer.linear2.bias.copy_(lw["out_b"])
+        layer.norm2.weight.copy_(lw["ln2_w"])
+        layer.norm2.bias.copy_(lw["ln2_b"])
+        x = layer(x, src_key_padding_mask=pad)
     return x
 
 
-def reference_equations(w, fx, ids, types):
-    """One unpadded sequence [1, n] through the BERT equations, written out."""
-    c = fx["config"]
-    H, heads, eps = c["hidden_size"], c["num_attention_heads"], c["layer_norm_eps"]
+def encoder_equations(w, shape, arch, ids, types):
+    """One unpadded sequence (lists of n ids and types) through the encoder equations, written out."""
+    H, heads, eps = shape["hidden"], shape["heads"], shape["eps"]
     d = H // heads
-    act = activation(fx)
-    x = embed_inputs(w, fx, ids, types)[0]
+    act = activation(shape)
+    if arch == "roberta":
+        positions = roberta_positions_counted(ids, shape["pad_id"])
+    else:
+        positions = torch.arange(len(ids))
+    x = encoder_embeddings(w, shape, torch.tensor(ids), torch.tensor(types), positions)
     n = x.shape[0]
-    for l in range(c["num_hidden_layers"]):
-        p = "encoder.layer.%d." % l
-        q = F.linear(x, w[p + "attention.self.query.weight"], w[p + "attention.self.query.bias"])
-        k = F.linear(x, w[p + "attention.self.key.weight"], w[p + "attention.self.key.bias"])
-        v = F.linear(x, w[p + "attention.self.value.weight"], w[p + "attention.self.value.bias"])
+    for lw in w["layers"]:
+        q = F.linear(x, lw["q_w"], lw["q_b"])
+        k = F.linear(x, lw["k_w"], lw["k_b"])
+        v = F.linear(x, lw["v_w"], lw["v_b"])
         q, k, v = (t.view(n, heads, d).transpose(0, 1) for t in (q, k, v))
         probs = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d), dim=-1)
         ctx = (probs @ v).transpose(0, 1).reshape(n, H)
-        a = F.linear(ctx, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
-        x = F.layer_norm(x + a, (H,), w[p + "attention.output.LayerNorm.weight"],
-                         w[p + "attention.output.LayerNorm.bias"], eps)
-        f = act(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
-        f = F.linear(f, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
-        x = F.layer_norm(x + f, (H,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        a = F.linear(ctx, lw["o_w"], lw["o_b"])
+        x = F.layer_norm(x + a, (H,), lw["ln1_w"], lw["ln1_b"], eps)
+        f = act(F.linear(x, lw["i_w"], lw["i_b"]))
+        f = F.linear(f, lw["out_w"], lw["out_b"])
+        x = F.layer_norm(x + f, (H,), lw["ln2_w"], lw["ln2_b"], eps)
     return x
 
 
@@ -233,42 +406,102 @@ def pool(fx, rows):
     return out
 
 
-def make_inputs(fx):
-    c = fx["config"]
+def special_tokens(arch, row, b, fx):
+    """Put the architecture's sequence markers (and, where asked, pad ids) into a row of ids."""
+    n = len(row)
+    if arch in ("bert", "distilbert") and fx["config"]["vocab_size"] > 102 and n >= 2:
+        row[0], row[-1] = 101, 102
+    elif arch == "roberta":
+        pad = fx["config"]["pad_token_id"]
+        row[:] = [t if t != pad else pad + 2 for t in row]
+        if n >= 2:
+            row[0], row[-1] = 0, 2
+        if b in fx.get("pad_inside_rows", []):
+            row[3] = row[n - 4] = pad
+    elif arch == "gpt2" and b == 0:
+        row[0] = fx["config"]["vocab_size"] - 1
+    return row
+
+
+def make_inputs(fx, shape):
     rng = random.Random(fx["seed"] * 7919 + 1)
     seq = max(fx["lengths"])
+    fill = shape["pad_id"] if fx["arch"] == "roberta" else 0
     ids, types = [], []
     for b, n in enumerate(fx["lengths"]):
-        row = [rng.randrange(1, c["vocab_size"]) for _ in range(n)]
-        if c["vocab_size"] > 102 and n >= 2:
-            row[0], row[-1] = 101, 102
+        row = special_tokens(fx["arch"], [rng.randrange(1, shape["vocab"]) for _ in range(n)], b, fx)
         t = [0] * n
         if b in fx["typed_rows"]:
-            t = [min(c["type_vocab_size"] - 1, (i * c["type_vocab_size"]) // n) for i in range(n)]
-        ids.append(row + [0] * (seq - n))
+            tv = shape["type_vocab"]
+            t = [min(tv - 1, (i * tv) // n) for i in range(n)]
+        ids.append(row + [fill] * (seq - n))
         types.append(t + [0] * (seq - n))
     return seq, ids, types
 
 
-def sentence_transformers_files(fx):
+def check_positions(fx, b, n):
+    """Tokens whose hidden state the fixture keeps: first, middle and last (fewer for wide models)."""
+    if fx.get("check") == "few" and b > 0:
+        return sorted({n // 2, n - 1})
+    return sorted({0, n // 2, n - 1})
+
+
+def model_files(fx):
+    """config.json and, unless the model is a bare transformer, the sentence-transformers files."""
+    class_name, model_type = ARCHITECTURES[fx["arch"]]
+    config = dict({"architectures": [class_name], "model_type": model_type}, **fx["config"])
+    files = {"config.json": json.dumps(config, indent=2) + "\n"}
+    if fx["max_seq_length"] is None:
+        return files
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
     if fx["normalize"]:
         modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
                         "type": "sentence_transformers.models.Normalize"})
-    pooling = {"word_embedding_dimension": fx["config"]["hidden_size"],
+    pooling = {"word_embedding_dimension": model_shape(fx)["hidden"],
                "pooling_mode_cls_token": fx["pooling"] == "cls",
                "pooling_mode_mean_tokens": fx["pooling"] == "mean",
                "pooling_mode_max_tokens": fx["pooling"] == "max",
                "pooling_mode_mean_sqrt_len_tokens": False}
-    config = dict({"architectures": ["BertModel"], "model_type": "bert"}, **fx["config"])
-    return {
-        "config.json": json.dumps(config, indent=2) + "\n",
-        "modules.json": json.dumps(modules, indent=2) + "\n",
-        "1_Pooling/config.json": json.dumps(pooling, indent=2) + "\n",
-        "sentence_bert_config.json": json.dumps({"max_seq_length": fx["max_seq_length"],
-                                                 "do_lower_case": False}) + "\n",
-    }
+    files["modules.json"] = json.dumps(modules, indent=2) + "\n"
+    files["1_Pooling/config.json"] = json.dumps(pooling, indent=2) + "\n"
+    files["sentence_bert_config.json"] = json.dumps({"max_seq_length": fx["max_seq_length"],
+                                                     "do_lower_case": False}) + "\n"
+    return files
+
+
+def writer_spec(fx, shape):
+    """What test/c/bert_writer.h needs to lay out the same safetensors file."""
+    return {"arch": fx["arch"], "prefix": fx["prefix"], "hidden": shape["hidden"],
+            "layers": shape["layers"], "heads": shape["heads"], "intermediate": shape["intermediate"],
+            "vocab": shape["vocab"], "max_positions": shape["max_positions"],
+            "type_vocab": shape["type_vocab"], "with_pooler": fx["with_pooler"],
+            "with_position_ids": fx["with_position_ids"]}
+
+
+def run_references(fx, shape, ids, types):
+    """Per-sequence outputs [n, H] of the two references, their largest difference, and the weights."""
+    arch, lengths = fx["arch"], fx["lengths"]
+    ids_t = torch.tensor(ids)
+    if arch == "gpt2":
+        w = gpt2_weights(generated_tensors(fx), shape)
+        batched = gpt2_reference.reference_modules(w, shape, ids_t, lengths)
+        alone = [gpt2_reference.reference_equations(w, shape, ids[b][:n]) for b, n in enumerate(lengths)]
+    else:
+        w = encoder_weights(generated_tensors(fx), arch, shape)
+        batched = encoder_torch_layers(w, shape, arch, ids_t, torch.tensor(types), lengths)
+        alone = [encoder_equations(w, shape, arch, ids[b][:n], types[b][:n]) for b, n in enumerate(lengths)]
+    worst = max(float((alone[b] - batched[b, :n]).abs().max()) for b, n in enumerate(lengths))
+    return alone, worst, w
+
+
+def logit_ids(fx, shape):
+    """Vocabulary ids whose logits the fixture keeps: 0, 1, the last, and random others."""
+    rng = random.Random(fx["seed"] + 5)
+    chosen = [0, 1, shape["vocab"] - 1]
+    while len(chosen) < fx["logit_ids"]:
+        chosen.append(rng.randrange(2, shape["vocab"] - 1))
+    return chosen
 
 
 def floats(values):
@@ -277,25 +510,19 @@ def floats(values):
 
 def write_fixture(fx, path):
     torch.set_grad_enabled(False)
-    w = make_weights(fx)
-    seq, ids, types = make_inputs(fx)
-    ids_t = torch.tensor(ids)
-    types_t = torch.tensor(types)
-    batched = reference_torch_layers(w, fx, ids_t, types_t, fx["lengths"])
+    shape = model_shape(fx)
+    seq, ids, types = make_inputs(fx, shape)
+    alone, worst, w = run_references(fx, shape, ids, types)
+    if worst > 1e-9:
+        raise SystemExit("%s: the two references differ by %g" % (fx["name"], worst))
 
     check, hidden, pooled = [], [], []
-    worst = 0.0
     for b, n in enumerate(fx["lengths"]):
-        alone = reference_equations(w, fx, ids_t[b:b + 1, :n], types_t[b:b + 1, :n])
-        worst = max(worst, float((alone - batched[b, :n]).abs().max()))
-        for i in sorted({0, n // 2, n - 1}):
+        for i in check_positions(fx, b, n):
             check.append([b, i])
-            hidden.append(alone[i].tolist())
-        pooled.append(pool(fx, alone).tolist())
-    if worst > 1e-9:
-        raise SystemExit("%s: TransformerEncoderLayer and the BERT equations differ by %g" % (fx["name"], worst))
+            hidden.append(alone[b][i].tolist())
+        pooled.append(pool(fx, alone[b]).tolist())
 
-    files = sentence_transformers_files(fx)
     lines = ["{",
              '  "name": %s,' % json.dumps(fx["name"]),
              '  "about": %s,' % json.dumps(fx["about"]),
@@ -303,21 +530,24 @@ def write_fixture(fx, path):
              '  "reference_agreement": %s,' % json.dumps("%.2g" % worst),
              '  "seed": %d,' % fx["seed"],
              '  "header": %s,' % json.dumps(fx["header"]),
-             '  "tensor_prefix": %s,' % json.dumps(fx["prefix"]),
-             '  "with_pooler": %s,' % json.dumps(fx["with_pooler"]),
-             '  "with_position_ids": %s,' % json.dumps(fx["with_position_ids"]),
+             '  "writer": %s,' % json.dumps(writer_spec(fx, shape)),
              '  "pooling": %s,' % json.dumps(fx["pooling"]),
              '  "normalize": %s,' % json.dumps(fx["normalize"]),
-             '  "files": %s,' % json.dumps(files, sort_keys=True),
+             '  "files": %s,' % json.dumps(model_files(fx), sort_keys=True),
              '  "batch": %d,' % len(fx["lengths"]),
              '  "seq": %d,' % seq,
              '  "lengths": %s,' % json.dumps(fx["lengths"]),
              '  "ids": [%s],' % ",\n    ".join(json.dumps(r) for r in ids),
              '  "type_ids": [%s],' % ",\n    ".join(json.dumps(r) for r in types),
              '  "check_tokens": %s,' % json.dumps(check),
-             '  "hidden": [\n    %s],' % ",\n    ".join(floats(r) for r in hidden),
-             '  "pooled": [\n    %s]' % ",\n    ".join(floats(r) for r in pooled),
-             "}"]
+             '  "hidden": [\n    %s],' % ",\n    ".join(floats(r) for r in hidden)]
+    if fx.get("logit_ids"):
+        chosen = logit_ids(fx, shape)
+        logits = [(w["wte"][chosen] @ alone[b][i]).tolist() for b, i in check]
+        lines += ['  "logit_ids": %s,' % json.dumps(chosen),
+                  '  "logits": [\n    %s],' % ",\n    ".join(floats(r) for r in logits)]
+    lines += ['  "pooled": [\n    %s]' % ",\n    ".join(floats(r) for r in pooled),
+              "}"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote %s (%d checked tokens, references agree to %.2g)" % (path, len(check), worst))
