@@ -1,10 +1,15 @@
 /*
- * bench_engine.c: throughput of the BERT forward pass on the
- * all-MiniLM-L6-v2 shape (6 layers, 384 hidden, 12 heads, 1536 FFN) with
- * random weights, against a plain sgemm measured in the same process.
+ * bench_engine.c: throughput of the forward pass on the all-MiniLM-L6-v2
+ * shape (BERT, 6 layers, 384 hidden, 12 heads, 1536 FFN) or the GPT-2-small
+ * shape with random weights, against a plain sgemm measured in the same
+ * process.
  *
- * usage: bench_engine [threads [seconds [LENGTHxBATCH ...]]]
+ * usage: [MODEL=gpt2-small] bench_engine [threads [seconds [LENGTHxBATCH ...]]]
  *        (defaults: 1 thread, 2 s per case)
+ *
+ * MODEL=gpt2-small runs the GPT-2 decoder of gpt2.c on the GPT-2-small
+ * shape (12 layers, 768 hidden, 12 heads, 3072 MLP, 50257 tokens, 1024
+ * positions) instead.
  *
  * Without cases, prints a Markdown table: tokens/s, sentences/s,
  * milliseconds per batch and GFLOP/s (matrix products and attention,
@@ -183,14 +188,18 @@ main(int argc, char **argv)
 {
 	int			threads = argc > 1 ? atoi(argv[1]) : 1;
 	double		seconds = argc > 2 ? atof(argv[2]) : 2.0;
-	BertSpec	spec = {.hidden = 384, .layers = 6, .heads = 12, .intermediate = 1536, .vocab = 30522,
+	BertSpec	minilm = {.hidden = 384, .layers = 6, .heads = 12, .intermediate = 1536, .vocab = 30522,
 	.max_positions = 512, .type_vocab = 2, .prefix = "", .with_pooler = true,
 	.with_position_ids = true, .dtype = "F32"};
+	BertSpec	gpt2_small = {.hidden = 768, .layers = 12, .heads = 12, .intermediate = 3072,
+	.vocab = 50257, .max_positions = 1024, .prefix = "", .dtype = "F32", .arch = BW_ARCH_GPT2};
+	bool		gpt2 = getenv("MODEL") && strcmp(getenv("MODEL"), "gpt2-small") == 0;
+	BertSpec   *spec = gpt2 ? &gpt2_small : &minilm;
 	char	   *dir = bw_tempdir();
 	char		path[4200];
 	size_t		hlen;
-	char	   *header = bw_header(&spec, 0, &hlen);
-	char	   *cfg = bw_config_json(&spec, "gelu", 1e-12);
+	char	   *header = bw_header(spec, 0, &hlen);
+	char	   *cfg = gpt2 ? bw_config_json(spec, "gelu_new", 1e-5) : bw_config_json(spec, "gelu", 1e-12);
 	EmbedModel *m;
 	EmbedThreadPool *pool = NULL;
 	char		err[512];
@@ -247,8 +256,8 @@ main(int argc, char **argv)
 	}
 	else
 	{
-		printf("model: all-MiniLM-L6-v2 shape, random weights, %.1f M parameters\n",
-			   embed_model_info(m)->params / 1e6);
+		printf("model: %s shape, random weights, %.1f M parameters\n",
+			   gpt2 ? "GPT-2-small (decoder)" : "all-MiniLM-L6-v2", embed_model_info(m)->params / 1e6);
 		printf("OpenBLAS %s (kernel %s), engine threads: %d; sgemm peak (%d x single-threaded 1024x1024x1024 at once): %.1f GFLOP/s\n\n",
 			   openblas_get_config(), openblas_get_corename(), threads, threads, peak);
 		printf("| sentence length | batch | tokens | tokens/s | sentences/s | ms per batch (best) | ms (median) | GFLOP/s | of sgemm peak |\n");

@@ -91,13 +91,19 @@ for round in $(seq 1 "$rounds"); do
 done
 echo "products with few rows" >&2
 linear=$("$out/bench_linear" "$seconds")
+# GPT-2-small beside MiniLM: the engine alone, best of the rounds per row.
+for round in $(seq 1 "$rounds"); do
+	for t in 1 2; do
+		echo "round $round, $t thread(s): GPT-2-small" >&2
+		MODEL=gpt2-small "$out/bench_engine" $t "$seconds" >"$tabdir/gpt2-$t-$round"
+	done
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The engine's tables: per row the best round; the peak is the highest
 # measured, and each row's share of it is recomputed.
-tables=""
-for t in 1 2; do
-	tables="$tables$(awk '
+best_tables() {
+	awk '
 		/^OpenBLAS/ { match($0, /at once\): [0-9.]+/); p = substr($0, RSTART + 10, RLENGTH - 10) + 0
 			if (p > peak) { peak = p; info = $0 } next }
 		/^model:/ { model = $0; next }
@@ -114,7 +120,13 @@ for t in 1 2; do
 				for (j = 2; j < length(f) - 1; j++) line = line f[j] "|"
 				printf "%s %.0f%% |\n", line, 100 * f[9] / peak
 			}
-		}' "$tabdir"/table-$t-*)"$'\n\n'
+		}' "$@"
+}
+tables=""
+gpt2_tables=""
+for t in 1 2; do
+	tables="$tables$(best_tables "$tabdir"/table-$t-*)"$'\n\n'
+	gpt2_tables="$gpt2_tables$(best_tables "$tabdir"/gpt2-$t-*)"$'\n\n'
 done
 
 # 3. The comparison tables, from the RESULT lines.
@@ -222,6 +234,14 @@ printf '%s\n' "$compare"
 	echo "### The engine alone"
 	echo
 	printf '%s' "$tables"
+	echo "### GPT-2-small beside MiniLM"
+	echo
+	echo "The GPT-2 decoder of \`src/engine/gpt2.c\` (pre-LayerNorm, causal attention, Conv1D weights"
+	echo "used as stored) on the GPT-2-small shape (12 layers, 768 hidden, 12 heads, 3072 MLP, 50,257"
+	echo "tokens; random weights), measured like the tables above (\`MODEL=gpt2-small bench_engine\`)."
+	echo "GFLOP/s counts the same products; causal attention is counted whole, as it is computed."
+	echo
+	printf '%s' "$gpt2_tables"
 	echo "### Products with few rows"
 	echo
 	echo "A short query is a product of a few token rows with each weight matrix. There OpenBLAS spends"
