@@ -24,11 +24,11 @@ END $$;
 -- broken ones are listed with NULLs and a WARNING, silenced here; their
 -- errors are checked below)
 SET client_min_messages = error;
-SELECT name, dims, layers, max_tokens, pooling, normalized, params, bytes, length(sha256) AS sha_len,
+SELECT name, architecture, dims, layers, max_tokens, pooling, normalized, params, bytes, length(sha256) AS sha_len,
        path LIKE '%/' || name AS path_ends_with_name
 FROM embed_models() WHERE name LIKE 'embed-test-%' AND name NOT IN ('embed-test-corrupt', 'embed-test-mismatch')
 ORDER BY name;
-SELECT name, dims IS NULL AS broken FROM embed_models()
+SELECT name, dims IS NULL AND architecture IS NULL AS broken FROM embed_models()
 WHERE name IN ('embed-test-corrupt', 'embed-test-mismatch') ORDER BY name;
 RESET client_min_messages;
 

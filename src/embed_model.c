@@ -525,6 +525,20 @@ load_model(const char *name, const char *dir)
 					 (int) embed_tokenizer_vocab_size(m->tokenizer), embed_model_info(m->model)->vocab_size);
 			status = EMBED_ERR_CONFIG;
 		}
+		else if (embed_model_info(m->model)->arch == EMBED_ARCH_ROBERTA &&
+				 embed_tokenizer_num_special_tokens(m->tokenizer) == 0)
+		{
+			/* transformers would pick RobertaTokenizer from config.json: refuse rather than differ */
+			snprintf(err, sizeof(err), "the model is a RoBERTa but its tokenizer adds no <s> ... </s> around a text "
+					 "(with vocab.json + merges.txt, tokenizer_config.json must say \"tokenizer_class\": \"RobertaTokenizer\")");
+			status = EMBED_ERR_CONFIG;
+		}
+		else if (embed_model_info(m->model)->max_tokens <= embed_tokenizer_num_special_tokens(m->tokenizer))
+		{
+			snprintf(err, sizeof(err), "the model takes %d tokens, which leaves no room for text beside its %d special tokens",
+					 embed_model_info(m->model)->max_tokens, embed_tokenizer_num_special_tokens(m->tokenizer));
+			status = EMBED_ERR_CONFIG;
+		}
 	}
 	if (status != EMBED_OK)
 	{

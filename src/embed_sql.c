@@ -1,14 +1,25 @@
 /*
  * embed_sql.c: the SQL functions embed(), embed_tokenize(), embed_tokens()
- * and embed_models().
+ * and embed_models(), for every architecture the engine runs (BERT,
+ * RoBERTa, DistilBERT, GPT-2).
  *
  * Text goes through the model's tokenizer (truncated to the model's
  * max_tokens, special tokens included), then through the engine's forward
  * pass in batches: an array is sorted by token count and cut into batches of
  * at most EMBED_BATCH_SIZE texts, each padded to its longest member, so that
- * padding stays small.  All buffers are palloc'd by the caller and the
- * engine calls back between layers for CHECK_FOR_INTERRUPTS(), so a cancel
- * or statement_timeout takes effect within one layer and leaks nothing.
+ * padding stays small (a causal model's tokens never see the padding after
+ * them; an encoder masks it).  All buffers of the forward pass are palloc'd
+ * by the caller and the engine calls back between layers for
+ * CHECK_FOR_INTERRUPTS(), so a cancel or statement_timeout takes effect
+ * within one layer and leaks nothing.  The tokenizer, which allocates its
+ * own buffers for a long word, is polled differently: the poll runs
+ * CHECK_FOR_INTERRUPTS() and keeps the error it raises, the tokenizer frees
+ * its buffers and returns, and the error is raised again.
+ *
+ * A text that gives no token at all (the empty string with a model that
+ * adds no special tokens, such as GPT-2) has no embedding: embed() refuses
+ * it with invalid_parameter_value and a hint to pass NULL instead, while
+ * embed_tokenize() and embed_tokens() return no rows.
  */
 #include "postgres.h"
 
@@ -47,6 +58,13 @@ typedef struct TokenizedText
 	int			index;			/* position in the caller's input */
 } TokenizedText;
 
+/* The tokenizer's interrupt poll: where to keep the error it caught. */
+typedef struct InterruptPoll
+{
+	MemoryContext context;
+	ErrorData  *error;
+} InterruptPoll;
+
 /* Between-layer callback of the forward pass. */
 static void
 embed_check_interrupts(void *arg)
@@ -74,20 +92,51 @@ model_argument(FunctionCallInfo fcinfo, int argno)
 	return embed_get_model(name, extension_schema(fcinfo), true);
 }
 
+/*
+ * Tokenizer poll: CHECK_FOR_INTERRUPTS(), whose error is kept (the
+ * tokenizer must free its buffers before the error unwinds the stack) and
+ * makes the tokenizer stop.
+ */
+static bool
+tokenizer_interrupt(void *arg)
+{
+	InterruptPoll *poll = arg;
+
+	if (!INTERRUPTS_PENDING_CONDITION())
+		return false;
+	PG_TRY();
+	{
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(poll->context);
+		poll->error = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return poll->error != NULL;
+}
+
 /* Tokenize one text into palloc'd ids, truncated to the model's max_tokens. */
 static TokenizedText
 tokenize_text(EmbedLoadedModel *m, text *input)
 {
 	const EmbedModelInfo *info = embed_model_info(m->model);
 	TokenizedText result;
+	InterruptPoll poll = {CurrentMemoryContext, NULL};
 	bool		truncated;
 	char		err[512];
 
 	result.ids = palloc(sizeof(int32_t) * info->max_tokens);
 	result.index = 0;
-	result.count = embed_tokenizer_encode(m->tokenizer, VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input),
-										  result.ids, info->max_tokens, &truncated,
-										  err, sizeof(err));
+	result.count = embed_tokenizer_encode_interruptible(m->tokenizer, VARDATA_ANY(input),
+														VARSIZE_ANY_EXHDR(input), result.ids,
+														info->max_tokens, &truncated,
+														tokenizer_interrupt, &poll,
+														err, sizeof(err));
+	if (poll.error)
+		ReThrowError(poll.error);
 	if (result.count < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -143,6 +192,26 @@ forward_batch(EmbedLoadedModel *m, TokenizedText *texts, int n, int32_t *lengths
 	return hidden;
 }
 
+/*
+ * Refuse a text without tokens: it has nothing to pool.  element is the
+ * text's 1-based position in an array, or 0 for a single text.
+ */
+static void
+check_has_tokens(EmbedLoadedModel *m, const TokenizedText *tt, int element)
+{
+	if (tt->count > 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot embed a text without tokens with model \"%s\"", m->name),
+			 element > 0
+			 ? errdetail("Element %d of the array is empty (or holds only characters the tokenizer drops), and the model adds no special tokens around a text.", element)
+			 : errdetail("The text is empty (or holds only characters the tokenizer drops), and the model adds no special tokens around a text."),
+			 element > 0
+			 ? errhint("Pass NULL elements instead, which give NULL, for example embed(array_replace(texts, '', NULL), ...).")
+			 : errhint("Pass NULL instead, which gives NULL, for example embed(NULLIF(body, ''), ...).")));
+}
+
 /* A new vector holding the floats src[0..dim). */
 static EmbedVector *
 vector_from_floats(const float *src, int dim)
@@ -161,9 +230,11 @@ embed_one(EmbedLoadedModel *m, text *input)
 	TokenizedText tt = tokenize_text(m, input);
 	int32_t		length;
 	int			seq;
-	float	   *hidden = forward_batch(m, &tt, 1, &length, &seq);
+	float	   *hidden;
 	float	   *pooled = palloc(sizeof(float) * info->hidden);
 
+	check_has_tokens(m, &tt, 0);
+	hidden = forward_batch(m, &tt, 1, &length, &seq);
 	embed_model_pool(m->model, hidden, &length, 1, seq, pooled);
 	return vector_from_floats(pooled, info->hidden);
 }
@@ -233,6 +304,7 @@ embed_array(FunctionCallInfo fcinfo, EmbedLoadedModel *m)
 		CHECK_FOR_INTERRUPTS();
 		texts[ntexts] = tokenize_text(m, DatumGetTextPP(elems[i]));
 		texts[ntexts].index = i;
+		check_has_tokens(m, &texts[ntexts], i + 1);
 		ntexts++;
 	}
 	qsort(texts, ntexts, sizeof(TokenizedText), compare_by_count);
@@ -327,7 +399,10 @@ embed_tokenize(PG_FUNCTION_ARGS)
 	return tokenize_rows(fcinfo, model_argument(fcinfo, 1));
 }
 
-/* Rows (position, token, embedding) with each token's final hidden state. */
+/*
+ * Rows (position, token, embedding) with each token's final hidden state
+ * (none for a text without tokens).
+ */
 static Datum
 token_state_rows(FunctionCallInfo fcinfo, EmbedLoadedModel *m)
 {
@@ -336,8 +411,10 @@ token_state_rows(FunctionCallInfo fcinfo, EmbedLoadedModel *m)
 	TokenizedText tt = tokenize_text(m, PG_GETARG_TEXT_PP(0));
 	int32_t		length;
 	int			seq;
-	float	   *hidden = forward_batch(m, &tt, 1, &length, &seq);
+	float	   *hidden = NULL;
 
+	if (tt.count > 0)
+		hidden = forward_batch(m, &tt, 1, &length, &seq);
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < tt.count; i++)
 	{
@@ -397,8 +474,8 @@ embed_models(PG_FUNCTION_ARGS)
 	foreach(lc, embed_installed_models())
 	{
 		EmbedModelLocation *loc = lfirst(lc);
-		Datum		values[10];
-		bool		isnull[10];
+		Datum		values[11];
+		bool		isnull[11];
 
 		memset(isnull, true, sizeof(isnull));
 		values[0] = CStringGetTextDatum(loc->name);
@@ -421,7 +498,8 @@ embed_models(PG_FUNCTION_ARGS)
 			values[6] = Int64GetDatum(info->params);
 			values[7] = Int64GetDatum(info->weights_bytes);
 			values[8] = CStringGetTextDatum(m->sha256);
-			for (int i = 1; i <= 8; i++)
+			values[10] = CStringGetTextDatum(embed_architecture_name(info->arch));
+			for (int i = 1; i <= 10; i++)
 				isnull[i] = false;
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(caller_context);

@@ -40,9 +40,13 @@
  * added-token scanners have looked at every position up to it (fetch).  A
  * token found further on may still take back the white space before it
  * (lstrip); the word being matched is then matched again.  A word is
- * merged whole, as Hugging Face does, so memory follows the longest word
- * (about 60 bytes per byte of it; a word over 256 MB is refused), not the
- * text, and reading stops once the output is full.
+ * merged whole, as Hugging Face does (its first tokens may depend on its
+ * last bytes), so memory follows the longest word (about 60 bytes per byte
+ * of it; a word over 256 MB is refused), not the text, and reading stops
+ * once the output is full.  Time is O(n log n) in the word's length; the
+ * caller's interrupt callback is polled every POLL_WORK bytes scanned or
+ * merges made, so a long word can be cancelled (the run then frees its
+ * buffers and fails).
  *
  * The merge loop is the library's: a min-heap of candidate pairs keyed by
  * (rank, position) over a linked list of symbols, candidates made stale by
@@ -87,6 +91,8 @@
 #define SCAN_AHEAD 64
 #define EMPTY_PAIR UINT64_MAX
 #define REMOVED (-1)
+/* Work (bytes scanned, candidate merges popped) between two interrupt polls. */
+#define POLL_WORK 8192
 
 typedef struct ClassRange
 {
@@ -207,6 +213,9 @@ typedef struct BpeRun
 	Cand	   *heap;
 	char	   *spelled;		/* the word in the byte alphabet (ignore_merges) */
 	bool		oom;
+	bool		too_many_symbols;	/* a word whose symbols int32_t cannot index */
+	size_t		work;			/* done since the last interrupt poll */
+	bool		interrupted;	/* the caller asked to stop */
 } BpeRun;
 
 __attribute__((format(printf, 3, 4)))
@@ -220,6 +229,23 @@ set_error(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Count work units and poll the caller's interrupt callback every
+ * POLL_WORK of them; true once it asked to stop (the run then unwinds).
+ */
+static inline bool
+interrupted(BpeRun *r, size_t work)
+{
+	r->work += work;
+	if (r->work >= POLL_WORK && !r->interrupted)
+	{
+		r->work = 0;
+		if (r->out && r->out->interrupt && r->out->interrupt(r->out->interrupt_arg))
+			r->interrupted = r->out->interrupted = true;
+	}
+	return r->interrupted;
 }
 
 /* ---------------------------------------------------------------------
@@ -540,7 +566,7 @@ class_run_end(BpeRun *r, size_t q, int cls)
 	uint32_t	cp;
 	size_t		n;
 
-	while (fetch(r, q, &cp, &n) && char_class(cp) == cls)
+	while (fetch(r, q, &cp, &n) && char_class(cp) == cls && !interrupted(r, n))
 		q += n;
 	return q;
 }
@@ -591,7 +617,7 @@ match_word(BpeRun *r, size_t p, bool vspace)
 		return class_run_end(r, q, cls);
 	/* \s+(?!\S)|\s+ */
 	last = p;
-	while (fetch(r, q, &c1, &n1) && char_class(c1) == BPE_SPACE)
+	while (fetch(r, q, &c1, &n1) && char_class(c1) == BPE_SPACE && !interrupted(r, n1))
 	{
 		last = q;
 		q += n1;
@@ -619,7 +645,7 @@ next_word(BpeRun *r, size_t p, bool piece_start, size_t *end, bool *vspace)
 		*end = match_word(r, p, *vspace);
 	else
 	{
-		for (*end = p; fetch(r, *end, &c, &n);)
+		for (*end = p; fetch(r, *end, &c, &n) && !interrupted(r, n);)
 			*end += n;
 	}
 	return true;
@@ -723,16 +749,22 @@ consider_pair(const EmbedBpe *bpe, const Sym *syms, int32_t pos, Cand *heap, int
 		heap_push(heap, n, m->rank, pos, m->new_id);
 }
 
-/* Merge the n symbols, lowest rank first, until no listed pair is left. */
+/*
+ * Merge the word's n symbols (r->syms), lowest rank first, until no listed
+ * pair is left or the caller interrupts.
+ */
 static void
-merge_symbols(const EmbedBpe *bpe, Sym *syms, int n, Cand *heap)
+merge_symbols(BpeRun *r, int n)
 {
+	const EmbedBpe *bpe = r->bpe;
+	Sym		   *syms = r->syms;
+	Cand	   *heap = r->heap;
 	int			queued = 0;
 	int32_t		i;
 
-	for (i = 0; i + 1 < n; i++)
+	for (i = 0; i + 1 < n && !interrupted(r, 1); i++)
 		consider_pair(bpe, syms, i, heap, &queued);
-	while (queued > 0)
+	while (queued > 0 && !interrupted(r, 1))
 	{
 		Cand		top = heap_pop(heap, &queued);
 		Sym		   *s = &syms[top.pos];
@@ -760,17 +792,20 @@ merge_symbols(const EmbedBpe *bpe, Sym *syms, int n, Cand *heap)
  * Words
  * --------------------------------------------------------------------- */
 
-/* Make the word buffers hold nbytes bytes. */
+/*
+ * Make the word buffers hold nbytes bytes: at least twice the old capacity
+ * (few reallocations over a text), but no more than needed for a long word.
+ */
 static bool
 reserve_word(BpeRun *r, size_t nbytes)
 {
-	size_t		cap = r->cap ? r->cap : 256;
+	size_t		cap = r->cap ? 2 * r->cap : 256;
 	size_t		per_byte = (size_t) r->bpe->max_syms_per_byte;
 
 	if (nbytes <= r->cap)
 		return true;
-	while (cap < nbytes)
-		cap *= 2;
+	if (cap < nbytes)
+		cap = nbytes;
 	free(r->bytes);
 	free(r->char_start);
 	free(r->char_len);
@@ -840,17 +875,21 @@ add_symbol(Sym *syms, int *n, int32_t id, uint32_t first, uint32_t last)
  * of unknown bytes fused into one with fuse_unk), else nothing.  As in the
  * library, a pending unknown token is only written out when a byte of the
  * vocabulary (or the end of the word) follows, after any fallback tokens.
+ * Incomplete when the caller interrupts (r->interrupted).
  */
 static int
-initial_symbols(const EmbedBpe *bpe, const unsigned char *bytes, size_t nbytes, Sym *syms)
+initial_symbols(BpeRun *r, size_t nbytes)
 {
+	const EmbedBpe *bpe = r->bpe;
+	const unsigned char *bytes = r->bytes;
+	Sym		   *syms = r->syms;
 	int			n = 0;
 	bool		unk = false;
 	uint32_t	unk_first = 0,
 				unk_last = 0;
 	size_t		i;
 
-	for (i = 0; i < nbytes; i++)
+	for (i = 0; i < nbytes && !interrupted(r, 1); i++)
 	{
 		bool		not_first = i > 0,
 					last = i + 1 == nbytes;
@@ -880,7 +919,7 @@ initial_symbols(const EmbedBpe *bpe, const unsigned char *bytes, size_t nbytes, 
 	}
 	if (unk)
 		add_symbol(syms, &n, bpe->unk_id, unk_first, unk_last);
-	for (i = 0; i < (size_t) n; i++)
+	for (i = 0; i < (size_t) n && !interrupted(r, 1); i++)
 	{
 		syms[i].prev = (int32_t) i - 1;
 		syms[i].next = i + 1 < (size_t) n ? (int32_t) i + 1 : -1;
@@ -991,8 +1030,8 @@ push_added(BpeRun *r, const EmbedAddedToken *t, size_t start, size_t end)
 
 /*
  * Tokenize the word text[a..e), preceded by the prepended space when
- * vspace, and push its tokens.  False on error (out of memory, or a word
- * too long).
+ * vspace, and push its tokens.  False on error (out of memory, a word
+ * too long, or the caller interrupted).
  */
 static bool
 emit_word(BpeRun *r, size_t a, size_t e, bool vspace)
@@ -1015,10 +1054,17 @@ emit_word(BpeRun *r, size_t a, size_t e, bool vspace)
 	}
 	if (e - a > MAX_WORD_BYTES)
 		return false;
-	for (q = a; q < e; q += n)
+	for (q = a; q < e && !interrupted(r, 1); q += n)
 	{
 		n = decode_lossy(r->text + q, r->len - q, &cp);
 		nbytes += cp == 0xFFFD ? 3 : n;
+	}
+	if (r->interrupted)
+		return false;
+	if (nbytes > (size_t) (INT32_MAX - 1) / (size_t) bpe->max_syms_per_byte)
+	{
+		r->too_many_symbols = true; /* symbols are indexed by int32_t */
+		return false;
 	}
 	if (!reserve_word(r, nbytes))
 		return false;
@@ -1035,6 +1081,8 @@ emit_word(BpeRun *r, size_t a, size_t e, bool vspace)
 	{
 		size_t		k2;
 
+		if (interrupted(r, 1))
+			return false;
 		n = decode_lossy(r->text + q, r->len - q, &cp);
 		if (cp == 0xFFFD)
 			memcpy(r->bytes + i, "\xEF\xBF\xBD", 3);
@@ -1065,8 +1113,10 @@ emit_word(BpeRun *r, size_t a, size_t e, bool vspace)
 			return true;
 		}
 	}
-	nsyms = initial_symbols(bpe, r->bytes, nbytes, r->syms);
-	merge_symbols(bpe, r->syms, nsyms, r->heap);
+	nsyms = initial_symbols(r, nbytes);
+	merge_symbols(r, nsyms);
+	if (r->interrupted)
+		return false;
 	for (k = nsyms > 0 ? 0 : -1; k >= 0; k = r->syms[k].next)
 	{
 		const Sym  *s = &r->syms[k];
@@ -1098,9 +1148,11 @@ encode_piece(BpeRun *r, size_t p)
 		{
 			changes = r->bound_changes;
 			more = next_word(r, p, piece_start, &end, &vspace);
-		} while (changes != r->bound_changes);
+		} while (changes != r->bound_changes && !r->interrupted);
 		if (!more)
 			return true;
+		if (r->interrupted)
+			return false;		/* end is not the word's end */
 		if (!emit_word(r, p, end, vspace))
 			return false;
 		if (r->out && r->out->stop)
@@ -1224,8 +1276,12 @@ bpe_encode(const EmbedTokenizer *tok, EmbedEncodeState *st, char *err, size_t er
 	ok = run_text(&r);
 	if (!ok)
 	{
-		if (r.oom)
+		if (r.interrupted)
+			set_error(err, errlen, "interrupted");
+		else if (r.oom)
 			set_error(err, errlen, "out of memory for a word of the text");
+		else if (r.too_many_symbols)
+			set_error(err, errlen, "the text has a word of too many symbols to merge");
 		else
 			set_error(err, errlen, "the text has a word longer than %zu bytes", MAX_WORD_BYTES);
 	}

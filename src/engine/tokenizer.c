@@ -1375,14 +1375,18 @@ embed_added_match(const EmbedTokenizer *tok, const char *text, size_t len,
 	return t;
 }
 
-int
-embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, size_t len,
-						  bool add_special_tokens, int32_t *ids, EmbedTokenOffsets *offsets,
-						  int max_tokens, bool *truncated, char *err, size_t errlen)
+/*
+ * The encode driver: special tokens around the kind's tokens of the text,
+ * truncated to max_tokens; interrupt (may be NULL) is polled by the kind.
+ */
+static int
+encode_text(const EmbedTokenizer *tok, const char *text, size_t len, bool add_special_tokens,
+			int32_t *ids, EmbedTokenOffsets *offsets, int max_tokens, bool *truncated,
+			EmbedTokenizerInterrupt interrupt, void *arg, char *err, size_t errlen)
 {
 	EmbedEncodeState st;
-	int			n_prefix = add_special_tokens ? tok->n_prefix : 0;
-	int			n_suffix = add_special_tokens ? tok->n_suffix : 0;
+	int			n_prefix,
+				n_suffix;
 	int			i;
 
 	if (truncated)
@@ -1392,6 +1396,8 @@ embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, size_t le
 		set_error(err, errlen, "invalid arguments");
 		return -1;
 	}
+	n_prefix = add_special_tokens ? tok->n_prefix : 0;
+	n_suffix = add_special_tokens ? tok->n_suffix : 0;
 	if (max_tokens < n_prefix + n_suffix || max_tokens < 1)
 	{
 		set_error(err, errlen, "max_tokens is %d, less than the %d special tokens",
@@ -1404,10 +1410,16 @@ embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, size_t le
 	st.ids = ids;
 	st.offsets = offsets;
 	st.capacity = max_tokens - n_suffix;
+	st.interrupt = interrupt;
+	st.interrupt_arg = arg;
 	for (i = 0; i < n_prefix; i++)
 		embed_encode_push(&st, tok->prefix_ids[i], 0, 0);
 	if (!tok->encode(tok, &st, err, errlen))
+	{
+		if (st.interrupted)
+			set_error(err, errlen, "interrupted");
 		return -1;
+	}
 	st.capacity = max_tokens;
 	for (i = 0; i < n_suffix; i++)
 		embed_encode_push(&st, tok->suffix_ids[i], 0, 0);
@@ -1417,12 +1429,31 @@ embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, size_t le
 }
 
 int
+embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, size_t len,
+						  bool add_special_tokens, int32_t *ids, EmbedTokenOffsets *offsets,
+						  int max_tokens, bool *truncated, char *err, size_t errlen)
+{
+	return encode_text(tok, text, len, add_special_tokens, ids, offsets, max_tokens, truncated,
+					   NULL, NULL, err, errlen);
+}
+
+int
 embed_tokenizer_encode(const EmbedTokenizer *tok, const char *text, size_t len,
 					   int32_t *ids, int max_tokens, bool *truncated,
 					   char *err, size_t errlen)
 {
-	return embed_tokenizer_encode_ex(tok, text, len, true, ids, NULL, max_tokens,
-									 truncated, err, errlen);
+	return encode_text(tok, text, len, true, ids, NULL, max_tokens, truncated,
+					   NULL, NULL, err, errlen);
+}
+
+int
+embed_tokenizer_encode_interruptible(const EmbedTokenizer *tok, const char *text, size_t len,
+									 int32_t *ids, int max_tokens, bool *truncated,
+									 EmbedTokenizerInterrupt interrupt, void *arg,
+									 char *err, size_t errlen)
+{
+	return encode_text(tok, text, len, true, ids, NULL, max_tokens, truncated,
+					   interrupt, arg, err, errlen);
 }
 
 /* ---------------------------------------------------------------------

@@ -74,6 +74,24 @@ int			embed_tokenizer_encode_ex(const EmbedTokenizer *tok, const char *text, siz
 									  EmbedTokenOffsets *offsets, int max_tokens,
 									  bool *truncated, char *err, size_t errlen);
 
+/*
+ * Polled while a long text is encoded (every few thousand bytes scanned or
+ * merges made); returning true abandons the call.  It must return, not jump out:
+ * the call then frees its buffers and returns -1 with "interrupted" in err.
+ */
+typedef bool (*EmbedTokenizerInterrupt) (void *arg);
+
+/*
+ * embed_tokenizer_encode, polling interrupt(arg) (NULL: never) during long
+ * work.  Byte-level BPE polls while it pre-tokenizes and merges a word
+ * (a word is merged whole, so its cost grows with its length); WordPiece,
+ * which reads each byte once in bounded memory, does not poll.
+ */
+int			embed_tokenizer_encode_interruptible(const EmbedTokenizer *tok, const char *text, size_t len,
+												 int32_t *ids, int max_tokens, bool *truncated,
+												 EmbedTokenizerInterrupt interrupt, void *arg,
+												 char *err, size_t errlen);
+
 /* Token string of id (NUL-terminated), or NULL if id is out of range. */
 const char *embed_tokenizer_id_to_token(const EmbedTokenizer *tok, int32_t id);
 

@@ -59,6 +59,9 @@ typedef struct EmbedEncodeState
 	int			capacity;		/* ids are written below this index */
 	bool		truncated;
 	bool		stop;			/* output full: stop reading */
+	EmbedTokenizerInterrupt interrupt;	/* polled during long work, or NULL */
+	void	   *interrupt_arg;
+	bool		interrupted;	/* interrupt() asked to stop: the call fails */
 } EmbedEncodeState;
 
 struct EmbedTokenizer

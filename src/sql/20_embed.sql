@@ -55,7 +55,7 @@ CREATE FUNCTION @extschema@.embed_tokens(input text, model text,
 CREATE FUNCTION @extschema@.embed_models(
 		OUT name text, OUT dims integer, OUT layers integer, OUT max_tokens integer,
 		OUT pooling text, OUT normalized boolean, OUT params bigint, OUT bytes bigint,
-		OUT sha256 text, OUT path text)
+		OUT sha256 text, OUT path text, OUT architecture text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'embed_models'
 	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED ROWS 4;

@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS embed;
 LOAD 'embed';  -- the GUCs exist once the library is loaded
-SELECT plan(46);
+SELECT plan(57);
 
 SELECT has_function('embed', ARRAY['text']);
 SELECT has_function('embed', ARRAY['text', 'text']);
@@ -20,6 +20,22 @@ SELECT has_function('embed_unpin_model', ARRAY['text']);
 
 SELECT function_returns('embed', ARRAY['text'], 'vector');
 SELECT function_returns('embed', ARRAY['text[]', 'text'], 'vector[]');
+
+-- the result columns (name and type, in order) of the set-returning functions
+CREATE FUNCTION pg_temp.out_columns(fn text, nargs int) RETURNS text[] LANGUAGE sql AS $$
+  SELECT array_agg(n || ' ' || format_type(t, NULL) ORDER BY i)
+  FROM pg_proc p, unnest(p.proargnames, p.proallargtypes, p.proargmodes) WITH ORDINALITY AS a(n, t, m, i)
+  WHERE p.proname = fn AND p.pronargs = nargs AND m = 'o'
+    AND p.pronamespace = (SELECT extnamespace FROM pg_extension WHERE extname = 'embed')
+$$;
+SELECT is(pg_temp.out_columns('embed_models', 0),
+  ARRAY['name text', 'dims integer', 'layers integer', 'max_tokens integer', 'pooling text',
+        'normalized boolean', 'params bigint', 'bytes bigint', 'sha256 text', 'path text', 'architecture text'],
+  'embed_models() columns, architecture last');
+SELECT is(pg_temp.out_columns('embed_tokenize', 2), ARRAY['position integer', 'token text', 'id integer'],
+  'embed_tokenize(text, text) columns');
+SELECT is(pg_temp.out_columns('embed_tokens', 2), ARRAY['position integer', 'token text', 'embedding vector'],
+  'embed_tokens(text, text) columns');
 
 -- the default-model forms depend on embed.model, so they are only STABLE;
 -- with a model name the result is pinned to the weights' hash: IMMUTABLE
@@ -81,6 +97,30 @@ SELECT is(embed(NULL::text, 'embed-test-tiny'), NULL, 'NULL text gives NULL');
 SELECT is((SELECT count(*)::int FROM embed_tokenize('', 'embed-test-tiny')), 2, 'the empty string is [CLS] [SEP]');
 SELECT is((SELECT max(position) FROM embed_tokenize(repeat('a ', 1000), 'embed-test-tiny')), 16,
   'long text is truncated to max_tokens');
+
+-- the other architectures (embed_models() warns about the broken test models: silenced)
+SET LOCAL client_min_messages = error;
+SELECT set_eq($$SELECT name, architecture FROM embed_models()
+               WHERE name IN ('embed-test-tiny', 'embed-test-gpt2', 'embed-test-roberta', 'embed-test-distilbert')$$,
+  $$VALUES ('embed-test-tiny', 'bert'), ('embed-test-gpt2', 'gpt2'), ('embed-test-roberta', 'roberta'),
+           ('embed-test-distilbert', 'distilbert')$$,
+  'embed_models() names each model''s architecture');
+SELECT is((SELECT max_tokens FROM embed_models() WHERE name = 'embed-test-roberta'), 24,
+  'RoBERTa''s max_tokens: 26 positions less pad_token_id + 1');
+RESET client_min_messages;
+SELECT is((SELECT count(*)::int FROM embed_tokenize(repeat('a ', 1000), 'embed-test-roberta')), 24,
+  'RoBERTa truncates to its usable positions');
+SELECT is(vector_dims(embed('x', 'embed-test-gpt2')), 32, 'GPT-2 embeds a text');
+SELECT throws_ok($$SELECT embed('', 'embed-test-gpt2')$$, '22023',
+  'cannot embed a text without tokens with model "embed-test-gpt2"',
+  'GPT-2 refuses the empty text (no special tokens, nothing to pool)');
+SELECT throws_ok($$SELECT embed(ARRAY['x', ''], 'embed-test-gpt2')$$, '22023', NULL,
+  'GPT-2 refuses an empty text in an array');
+SELECT is((SELECT count(*)::int FROM embed_tokens('', 'embed-test-gpt2')), 0,
+  'embed_tokens of the empty text with GPT-2 has no rows');
+SELECT ok(abs(vector_norm(embed('x', 'embed-test-roberta')) - 1) < 1e-5
+          AND abs(vector_norm(embed('x', 'embed-test-distilbert')) - 1) > 0.01,
+  'RoBERTa''s Normalize module is applied, DistilBERT has none');
 
 SELECT * FROM finish();
 ROLLBACK;
