@@ -2,14 +2,15 @@
  * gpt2.h: the GPT-2 decoder forward pass over a loaded EmbedModel.
  *
  * The same contract as bert.h (padded batch, lengths, caller workspace,
- * optional pool, between_layers callback, reproducibility rules), for a
- * causal model: token i sees tokens 0..i of its own sequence, so a token's
- * hidden state does not depend on what follows it.  GPT-2 has no token
- * types: type_ids must be NULL or all 0, and the result is Hugging Face's
- * without token_type_ids (given explicit type ids, Hugging Face's GPT2Model
- * would add their rows of wte; the engine never does).  The output is the final hidden
- * states after ln_f (Hugging Face's last_hidden_state); the tied LM head's
- * logits are hidden x wte^T.
+ * optional pool, between_layers callback, reproducibility rules: up to 64
+ * tokens in the batch, a sequence gives the same bits alone and inside the
+ * batch), for a causal model: token i sees tokens 0..i of its own
+ * sequence, so a token's hidden state does not depend on what follows it.
+ * GPT-2 has no token types: type_ids must be NULL or all 0, and the result
+ * is Hugging Face's without token_type_ids (given explicit type ids,
+ * Hugging Face's GPT2Model would add their rows of wte; the engine never
+ * does).  The output is the final hidden states after ln_f (Hugging Face's
+ * last_hidden_state); the tied LM head's logits are hidden x wte^T.
  */
 #ifndef EMBED_GPT2_H
 #define EMBED_GPT2_H

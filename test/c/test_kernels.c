@@ -236,6 +236,183 @@ test_linear_kn(void)
 	}
 }
 
+/* Products per partial sum of the AVX2 Conv1D-form kernel (kernels.c design notes). */
+#define KN_SUM_TERMS 32
+
+/*
+ * C (+)= A W, W [K, N] (strided), in the order of the AVX2 Conv1D-form
+ * kernel: each output is the sum, in k order, of partial sums of
+ * KN_SUM_TERMS products, each an fmaf chain from 0; then added to C.
+ */
+static void
+matmul_kn_ordered(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+				  float *C, int ldc, bool accumulate)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			float		sum = 0.0f;
+			float	   *c = C + (size_t) i * ldc + j;
+
+			for (int k0 = 0; k0 < K; k0 += KN_SUM_TERMS)
+			{
+				float		part = 0.0f;
+
+				for (int p = k0; p < K && p < k0 + KN_SUM_TERMS; p++)
+					part = fmaf(A[(size_t) i * lda + p], W[(size_t) p * ldw + j], part);
+				sum += part;
+			}
+			*c = accumulate ? *c + sum : sum;
+		}
+}
+
+/* Largest |C - (base + want)| over the M x N outputs (base NULL: zeros). */
+static double
+worst_kn(int M, int N, const float *C, int ldc, const float *base, const float *want)
+{
+	double		worst = 0.0;
+
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			size_t		at = (size_t) i * ldc + j;
+
+			worst = fmax(worst, fabs(C[at] - ((base ? (double) base[at] : 0.0) + want[(size_t) i * N + j])));
+		}
+	return worst;
+}
+
+/* Whether the padding columns [N, ldc) of every row are those of before. */
+static bool
+padding_untouched(int M, int N, const float *C, int ldc, const float *before)
+{
+	for (int i = 0; i < M; i++)
+		if (memcmp(C + (size_t) i * ldc + N, before + (size_t) i * ldc + N,
+				   sizeof(float) * (ldc - N)) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The Conv1D form with few rows (the direct AVX2 kernel when available,
+ * OpenBLAS otherwise and above 64 rows): tails in M, N (panels of 16,
+ * groups of 128) and K (chunks of 32), strides, accumulation; on AVX2,
+ * every output is summed in one fixed order (matmul_kn_ordered), so a
+ * row's bits do not depend on M or on the column block it is computed in.
+ */
+static void
+test_linear_kn_small_m(bool simd)
+{
+	static const int shapes[][3] = {{1, 1, 1}, {1, 7, 9}, {2, 16, 32}, {3, 5, 8}, {4, 17, 33},
+	{5, 10, 37}, {6, 31, 64}, {7, 33, 31}, {9, 13, 13}, {13, 129, 70}, {1, 300, 100},
+	{64, 300, 100}, {64, 96, 768}, {65, 17, 24}, {70, 96, 200}};
+	const char *path = embed_kernels_use_simd(simd) ? "AVX2" : "portable";
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		int			M = shapes[s][0],
+					N = shapes[s][1],
+					K = shapes[s][2];
+		int			lda = K + 3,
+					ldw = N + 5,
+					ldc = N + 2;
+		float	   *A = random_array((size_t) M * lda, 1.0f);
+		float	   *W = random_array((size_t) K * ldw, 0.125f);
+		float	   *Ad = malloc(sizeof(float) * M * K);
+		float	   *Wd = malloc(sizeof(float) * K * N);
+		float	   *want = malloc(sizeof(float) * M * N);
+		float	   *got = random_array((size_t) M * ldc, 1.0f);
+		float	   *before = malloc(sizeof(float) * M * ldc);
+		float	   *chain = malloc(sizeof(float) * M * ldc);
+		double		tol = 2e-6 * sqrt((double) K),
+					worst,
+					worst_acc;
+		bool		exact,
+					exact_acc;
+
+		for (int i = 0; i < M; i++)
+			memcpy(Ad + (size_t) i * K, A + (size_t) i * lda, sizeof(float) * K);
+		for (int p = 0; p < K; p++)
+			memcpy(Wd + (size_t) p * N, W + (size_t) p * ldw, sizeof(float) * N);
+		matmul_kn_naive(M, N, K, Ad, Wd, want);
+		memcpy(before, got, sizeof(float) * M * ldc);
+		memcpy(chain, got, sizeof(float) * M * ldc);
+
+		embed_linear_kn_strided(M, N, K, A, lda, W, ldw, got, ldc, false);
+		worst = worst_kn(M, N, got, ldc, NULL, want);
+		matmul_kn_ordered(M, N, K, A, lda, W, ldw, chain, ldc, false);
+		exact = memcmp(got, chain, sizeof(float) * M * ldc) == 0;
+		ok(worst <= tol && padding_untouched(M, N, got, ldc, before),
+		   "%s: Conv1D-form %dx%dx%d (strided) matches naive (%.2g), padding untouched",
+		   path, M, N, K, worst);
+
+		memcpy(got, before, sizeof(float) * M * ldc);
+		memcpy(chain, before, sizeof(float) * M * ldc);
+		embed_linear_kn_strided(M, N, K, A, lda, W, ldw, got, ldc, true);
+		worst_acc = worst_kn(M, N, got, ldc, before, want);
+		matmul_kn_ordered(M, N, K, A, lda, W, ldw, chain, ldc, true);
+		exact_acc = memcmp(got, chain, sizeof(float) * M * ldc) == 0;
+		ok(worst_acc <= tol + 1e-6 && padding_untouched(M, N, got, ldc, before),
+		   "%s: Conv1D-form %dx%dx%d accumulates (%.2g)", path, M, N, K, worst_acc);
+
+		if (simd && embed_kernels_simd_available() && M <= 64)
+			ok(exact && exact_acc, "%s: Conv1D-form %dx%dx%d is bit-identical to fmaf chains of %d products added in order",
+			   path, M, N, K, KN_SUM_TERMS);
+		free(A);
+		free(W);
+		free(Ad);
+		free(Wd);
+		free(want);
+		free(got);
+		free(before);
+		free(chain);
+	}
+
+	/* bits of a row: alone, inside 7 and 64 rows, and in column blocks */
+	{
+		int			M = 64,
+					N = 200,
+					K = 300;
+		float	   *A = random_array((size_t) M * K, 1.0f);
+		float	   *W = random_array((size_t) K * N, 0.125f);
+		float	   *all = malloc(sizeof(float) * M * N);
+		float	   *part = malloc(sizeof(float) * M * N);
+		static const int cuts[] = {0, 7, 100, 116, 200};
+		bool		same_row = true,
+					same_seven = true,
+					same_block;
+
+		embed_linear_kn_strided(M, N, K, A, K, W, N, all, N, false);
+		for (int i = 0; i < M && same_row; i++)
+		{
+			embed_linear_kn_strided(1, N, K, A + (size_t) i * K, K, W, N, part, N, false);
+			same_row = memcmp(part, all + (size_t) i * N, sizeof(float) * N) == 0;
+		}
+		embed_linear_kn_strided(7, N, K, A + (size_t) 3 * K, K, W, N, part, N, false);
+		same_seven = memcmp(part, all + (size_t) 3 * N, sizeof(float) * 7 * N) == 0;
+		/* columns [0, 7), [7, 100), [100, 116), [116, 200) computed alone, in place */
+		for (size_t c = 0; c + 1 < sizeof(cuts) / sizeof(cuts[0]); c++)
+			embed_linear_kn_strided(M, cuts[c + 1] - cuts[c], K, A, K, W + cuts[c], N,
+									part + cuts[c], N, false);
+		same_block = memcmp(part, all, sizeof(float) * M * N) == 0;
+		if (simd && embed_kernels_simd_available())
+		{
+			ok(same_row && same_seven,
+			   "%s: Conv1D form: each row of a 64-row product is bit-identical alone and inside 7 rows", path);
+			ok(same_block, "%s: Conv1D form: column blocks are bit-identical to the whole product", path);
+		}
+		else
+			diag("%s: Conv1D form: rows alone %s, column blocks %s", path,
+				 same_row && same_seven ? "bit-identical" : "differ",
+				 same_block ? "bit-identical" : "differ");
+		free(A);
+		free(W);
+		free(all);
+		free(part);
+	}
+	embed_kernels_use_simd(true);
+}
+
 /* GELU of both kinds over [-10, 10] through the fused kernel, vs double. */
 static void
 test_activation_path(const char *path)
@@ -680,6 +857,8 @@ main(void)
 	test_linear_small_m(true);
 	test_linear_small_m(false);
 	test_linear_kn();
+	test_linear_kn_small_m(true);
+	test_linear_kn_small_m(false);
 	test_activations();
 	test_layernorm();
 	test_softmax();
