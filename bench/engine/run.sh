@@ -131,7 +131,7 @@ done
 
 # 3. The comparison tables, from the RESULT lines.
 compare=$(awk -v avx512=$has_avx512 '
-	function flops(len, batch) {	# as embed_bert_flops: 6 layers, 384 hidden, 1536 FFN
+	function flops(len, batch) {	# as embed_forward_flops: 6 layers, 384 hidden, 1536 FFN
 		return 6 * batch * (len * (8 * 384 * 384 + 4 * 384 * 1536) + 4 * len * len * 384)
 	}
 	function cell(impl, key) { return (impl SUBSEP key) in best ? sprintf("%.0f", tok[impl, key]) : "-" }
@@ -215,9 +215,10 @@ printf '%s\n' "$compare"
 	echo "BERT forward pass of \`src/engine/bert.c\` on the all-MiniLM-L6-v2 shape"
 	echo "(6 layers, 384 hidden, 12 heads, 1536 FFN; random weights, float32) against ONNX Runtime"
 	echo "and PyTorch eager running the same model (same weights, same token ids, no padding)."
-	echo "The engine runs OpenBLAS single-threaded and spreads each step over its own thread pool"
+	echo "The engine runs its matrix products on OpenBLAS, single-threaded (products of up to 64 rows on"
+	echo "its own AVX2 kernel: see \"Products with few rows\"), and spreads each step over its own thread pool"
 	echo "(results are bit-identical whatever the thread count). Tokens/s counts real tokens;"
-	echo "GFLOP/s counts the matrix products and attention (\`embed_bert_flops\`); the sgemm peak is"
+	echo "GFLOP/s counts the matrix products and attention (\`embed_forward_flops\`); the sgemm peak is"
 	echo "that many single-threaded 1024x1024x1024 sgemms running at once, one per engine thread."
 	echo "Every throughput figure is the best of the runs made in ${seconds} s per case (side by side: best"
 	echo "over $rounds rounds that alternate the implementations); the machine is shared."
