@@ -70,7 +70,6 @@
 #include "tokenizer_internal.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,19 +216,6 @@ typedef struct BpeRun
 	size_t		work;			/* done since the last interrupt poll */
 	bool		interrupted;	/* the caller asked to stop */
 } BpeRun;
-
-__attribute__((format(printf, 3, 4)))
-static void
-set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list		ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Count work units and poll the caller's interrupt callback every
@@ -1277,13 +1263,13 @@ bpe_encode(const EmbedTokenizer *tok, EmbedEncodeState *st, char *err, size_t er
 	if (!ok)
 	{
 		if (r.interrupted)
-			set_error(err, errlen, "interrupted");
+			embed_tokenizer_set_error(err, errlen, "interrupted");
 		else if (r.oom)
-			set_error(err, errlen, "out of memory for a word of the text");
+			embed_tokenizer_set_error(err, errlen, "out of memory for a word of the text");
 		else if (r.too_many_symbols)
-			set_error(err, errlen, "the text has a word of too many symbols to merge");
+			embed_tokenizer_set_error(err, errlen, "the text has a word of too many symbols to merge");
 		else
-			set_error(err, errlen, "the text has a word longer than %zu bytes", MAX_WORD_BYTES);
+			embed_tokenizer_set_error(err, errlen, "the text has a word longer than %zu bytes", MAX_WORD_BYTES);
 	}
 	run_free(&r);
 	return ok;
@@ -1404,7 +1390,7 @@ build_byte_tables(EmbedTokenizer *tok, EmbedBpe *bpe, char *err, size_t errlen)
 				if (spelled == NULL)
 				{
 					free(s.buf);
-					set_error(err, errlen, "out of memory");
+					embed_tokenizer_set_error(err, errlen, "out of memory");
 					return false;
 				}
 				bpe->byte_id[not_first][last][b] = embed_vocab_lookup(&tok->vocab, spelled, len);
@@ -1426,7 +1412,7 @@ alloc_merges(EmbedBpe *bpe, size_t n, char *err, size_t errlen)
 		slots *= 2;
 	if (n > INT32_MAX / 4 || (bpe->merges = malloc(sizeof(MergeSlot) * slots)) == NULL)
 	{
-		set_error(err, errlen, "out of memory for %zu merges", n);
+		embed_tokenizer_set_error(err, errlen, "out of memory for %zu merges", n);
 		return false;
 	}
 	for (i = 0; i < slots; i++)
@@ -1455,14 +1441,14 @@ add_merge(EmbedTokenizer *tok, EmbedBpe *bpe, Scratch *s, const char *a, size_t 
 
 	if (a_id < 0 || b_id < 0 || blen < plen)
 	{
-		set_error(err, errlen, "%s: merge %d: \"%.*s\" is not in the vocabulary", where, (int) rank + 1,
+		embed_tokenizer_set_error(err, errlen, "%s: merge %d: \"%.*s\" is not in the vocabulary", where, (int) rank + 1,
 				  (int) (a_id < 0 ? alen : blen), a_id < 0 ? a : b);
 		return false;
 	}
 	merged = concat(s, a, alen, b + plen, blen - plen, "", 0, &mlen);
 	if (merged == NULL || (new_id = embed_vocab_lookup(&tok->vocab, merged, mlen)) < 0)
 	{
-		set_error(err, errlen, merged ? "%s: merge %d: \"%.*s\" is not in the vocabulary" : "%s: out of memory",
+		embed_tokenizer_set_error(err, errlen, merged ? "%s: merge %d: \"%.*s\" is not in the vocabulary" : "%s: out of memory",
 				  where, (int) rank + 1, (int) mlen, merged);
 		return false;
 	}
@@ -1485,7 +1471,7 @@ add_merge_line(EmbedTokenizer *tok, EmbedBpe *bpe, Scratch *s, const char *line,
 
 	if (space == NULL || memchr(space + 1, ' ', len - (size_t) (space + 1 - line)) != NULL)
 	{
-		set_error(err, errlen, "%s: merge %d is not two tokens separated by one space", where, (int) rank + 1);
+		embed_tokenizer_set_error(err, errlen, "%s: merge %d is not two tokens separated by one space", where, (int) rank + 1);
 		return false;
 	}
 	return add_merge(tok, bpe, s, line, (size_t) (space - line), space + 1,
@@ -1512,7 +1498,7 @@ load_json_merges(EmbedTokenizer *tok, EmbedBpe *bpe, const EmbedJson *merges, ch
 		return alloc_merges(bpe, 0, err, errlen);
 	if (merges->type != EMBED_JSON_ARRAY)
 	{
-		set_error(err, errlen, "tokenizer.json: model.merges is not an array");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: model.merges is not an array");
 		return false;
 	}
 	if (!alloc_merges(bpe, merges->len, err, errlen))
@@ -1533,7 +1519,7 @@ load_json_merges(EmbedTokenizer *tok, EmbedBpe *bpe, const EmbedJson *merges, ch
 						   m->items[1].len, rank, "tokenizer.json", err, errlen);
 		else
 		{
-			set_error(err, errlen, "tokenizer.json: merge %d is neither \"a b\" nor [\"a\", \"b\"]", (int) rank + 1);
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: merge %d is neither \"a b\" nor [\"a\", \"b\"]", (int) rank + 1);
 			ok = false;
 		}
 		rank++;
@@ -1604,21 +1590,6 @@ json_string_or_null(const EmbedJson *obj, const char *key, const char **out)
 	return true;
 }
 
-/* A boolean member with a default; false when present with another type. */
-static bool
-json_flag(const EmbedJson *obj, const char *key, bool dflt, bool *out)
-{
-	const EmbedJson *v = embed_json_get(obj, key);
-
-	*out = dflt;
-	if (v == NULL || v->type == EMBED_JSON_NULL)
-		return true;
-	if (v->type != EMBED_JSON_TRUE && v->type != EMBED_JSON_FALSE)
-		return false;
-	*out = v->type == EMBED_JSON_TRUE;
-	return true;
-}
-
 /* The ByteLevel pre-tokenizer, alone or as the only member of a Sequence. */
 static const EmbedJson *
 find_byte_level(const EmbedJson *pre)
@@ -1651,7 +1622,7 @@ read_json_settings(EmbedTokenizer *tok, const EmbedJson *root, EmbedBpe *bpe, ch
 	{
 		const char *type = embed_json_get_string(normalizer, "type");
 
-		set_error(err, errlen, "tokenizer.json: normalizer \"%s\" is not supported with BPE (null only)",
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: normalizer \"%s\" is not supported with BPE (null only)",
 				  type ? type : "(none)");
 		return false;
 	}
@@ -1659,35 +1630,35 @@ read_json_settings(EmbedTokenizer *tok, const EmbedJson *root, EmbedBpe *bpe, ch
 	{
 		const char *type = pre ? embed_json_get_string(pre, "type") : NULL;
 
-		set_error(err, errlen, "tokenizer.json: model \"BPE\" is not supported without a ByteLevel pre-tokenizer (pre_tokenizer: %s)",
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: model \"BPE\" is not supported without a ByteLevel pre-tokenizer (pre_tokenizer: %s)",
 				  type ? type : "none");
 		return false;
 	}
-	if (!json_flag(byte_level, "add_prefix_space", true, &bpe->add_prefix_space) ||
-		!json_flag(byte_level, "use_regex", true, &bpe->use_regex))
+	if (!embed_json_get_flag(byte_level, "add_prefix_space", true, &bpe->add_prefix_space) ||
+		!embed_json_get_flag(byte_level, "use_regex", true, &bpe->use_regex))
 	{
-		set_error(err, errlen, "tokenizer.json: a ByteLevel option is not a boolean");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: a ByteLevel option is not a boolean");
 		return false;
 	}
 	if (dropout && dropout->type != EMBED_JSON_NULL &&
 		(dropout->type != EMBED_JSON_NUMBER || dropout->number != 0.0))
 	{
-		set_error(err, errlen, "tokenizer.json: BPE dropout is not supported (it makes tokenization random)");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: BPE dropout is not supported (it makes tokenization random)");
 		return false;
 	}
 	if (!json_string_or_null(model, "unk_token", &unk) ||
 		!json_string_or_null(model, "continuing_subword_prefix", &prefix) ||
 		!json_string_or_null(model, "end_of_word_suffix", &suffix) ||
-		!json_flag(model, "fuse_unk", false, &bpe->fuse_unk) ||
-		!json_flag(model, "byte_fallback", false, &bpe->byte_fallback) ||
-		!json_flag(model, "ignore_merges", false, &bpe->ignore_merges))
+		!embed_json_get_flag(model, "fuse_unk", false, &bpe->fuse_unk) ||
+		!embed_json_get_flag(model, "byte_fallback", false, &bpe->byte_fallback) ||
+		!embed_json_get_flag(model, "ignore_merges", false, &bpe->ignore_merges))
 	{
-		set_error(err, errlen, "tokenizer.json: a BPE model option has the wrong type");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: a BPE model option has the wrong type");
 		return false;
 	}
 	if ((prefix && strlen(prefix) > 64) || (suffix && strlen(suffix) > 64))
 	{
-		set_error(err, errlen, "tokenizer.json: continuing_subword_prefix or end_of_word_suffix is longer than 64 bytes");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: continuing_subword_prefix or end_of_word_suffix is longer than 64 bytes");
 		return false;
 	}
 	bpe->unk_id = -1;
@@ -1696,14 +1667,14 @@ read_json_settings(EmbedTokenizer *tok, const EmbedJson *root, EmbedBpe *bpe, ch
 		bpe->unk_id = embed_vocab_lookup(&tok->vocab, unk, strlen(unk));
 		if (bpe->unk_id < 0)
 		{
-			set_error(err, errlen, "tokenizer.json: the unknown token \"%s\" is not in the vocabulary", unk);
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: the unknown token \"%s\" is not in the vocabulary", unk);
 			return false;
 		}
 	}
 	if ((prefix && prefix[0] && (bpe->prefix = strdup(prefix)) == NULL) ||
 		(suffix && suffix[0] && (bpe->suffix = strdup(suffix)) == NULL))
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	return true;
@@ -1717,7 +1688,7 @@ embed_bpe_from_json(EmbedTokenizer *tok, const EmbedJson *root, char *err, size_
 
 	if (bpe == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	if (!read_json_settings(tok, root, bpe, err, errlen) ||
@@ -1740,7 +1711,7 @@ embed_bpe_from_files(EmbedTokenizer *tok, const char *merges_path, bool add_pref
 
 	if (bpe == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	bpe->add_prefix_space = add_prefix_space;

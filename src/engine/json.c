@@ -658,6 +658,17 @@ embed_json_get_bool(const EmbedJson *obj, const char *key, bool *out)
 	return true;
 }
 
+bool
+embed_json_get_flag(const EmbedJson *obj, const char *key, bool dflt, bool *out)
+{
+	const EmbedJson *v = embed_json_get(obj, key);
+
+	*out = dflt;
+	if (v == NULL || v->type == EMBED_JSON_NULL)
+		return true;
+	return embed_json_get_bool(obj, key, out);
+}
+
 const char *
 embed_json_get_string(const EmbedJson *obj, const char *key)
 {

@@ -61,6 +61,13 @@ bool		embed_json_get_double(const EmbedJson *obj, const char *key, double *out);
 bool		embed_json_get_bool(const EmbedJson *obj, const char *key, bool *out);
 const char *embed_json_get_string(const EmbedJson *obj, const char *key);
 
+/*
+ * A boolean member with a default: *out = dflt when absent or null, the
+ * value when true/false; returns false (present with another type) only
+ * when the member is neither.
+ */
+bool		embed_json_get_flag(const EmbedJson *obj, const char *key, bool dflt, bool *out);
+
 /* Read a whole file into a malloc'd, NUL-terminated buffer (max_bytes cap). */
 char	   *embed_read_file(const char *path, size_t max_bytes, size_t *len_out,
 							char *err, size_t errlen);

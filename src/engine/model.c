@@ -192,12 +192,7 @@ static const ConfigKeys gpt2_keys = {"n_embd", "n_layer", "n_head", "n_inner", "
 static EmbedStatus
 config_bool(Loader *ld, const EmbedJson *cfg, const char *key, bool def, bool *out)
 {
-	const EmbedJson *v = embed_json_get(cfg, key);
-
-	*out = def;
-	if (v == NULL || v->type == EMBED_JSON_NULL)
-		return EMBED_OK;
-	if (!embed_json_get_bool(cfg, key, out))
+	if (!embed_json_get_flag(cfg, key, def, out))
 	{
 		snprintf(ld->err, ld->errlen, "%s/config.json: \"%s\" must be true or false", ld->dir, key);
 		return EMBED_ERR_CONFIG;

@@ -54,9 +54,9 @@
 /* Largest vocabulary accepted. */
 #define MAX_VOCAB_SIZE (64 * 1024 * 1024)
 
-__attribute__((format(printf, 3, 4)))
-static void
-set_error(char *err, size_t errlen, const char *fmt, ...)
+/* Format an error message into err (nothing when err is NULL or empty). */
+void
+embed_tokenizer_set_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list		ap;
 
@@ -98,7 +98,7 @@ read_json_file(const char *path, char *err, size_t errlen)
 	root = embed_json_parse(text, len, msg, sizeof(msg));
 	free(text);
 	if (root == NULL)
-		set_error(err, errlen, "invalid JSON in \"%s\": %s", path, msg);
+		embed_tokenizer_set_error(err, errlen, "invalid JSON in \"%s\": %s", path, msg);
 	return root;
 }
 
@@ -142,7 +142,7 @@ embed_vocab_init(EmbedVocab *v, int32_t capacity, size_t string_bytes, char *err
 	memset(v, 0, sizeof(*v));
 	if (capacity <= 0 || capacity > MAX_VOCAB_SIZE)
 	{
-		set_error(err, errlen, "vocabulary size %d is out of range (1 .. %d)",
+		embed_tokenizer_set_error(err, errlen, "vocabulary size %d is out of range (1 .. %d)",
 				  (int) capacity, MAX_VOCAB_SIZE);
 		return false;
 	}
@@ -159,7 +159,7 @@ embed_vocab_init(EmbedVocab *v, int32_t capacity, size_t string_bytes, char *err
 	if (!v->tokens || !v->token_lens || !v->slots || !v->strings)
 	{
 		embed_vocab_free(v);
-		set_error(err, errlen, "out of memory for a vocabulary of %d tokens", (int) capacity);
+		embed_tokenizer_set_error(err, errlen, "out of memory for a vocabulary of %d tokens", (int) capacity);
 		return false;
 	}
 	return true;
@@ -331,7 +331,7 @@ get_flag(const EmbedJson *obj, const char *key, bool *out, char *err, size_t err
 		return true;
 	if (v->type != EMBED_JSON_TRUE && v->type != EMBED_JSON_FALSE)
 	{
-		set_error(err, errlen, "added token member \"%s\" is not a boolean", key);
+		embed_tokenizer_set_error(err, errlen, "added token member \"%s\" is not a boolean", key);
 		return false;
 	}
 	*out = v->type == EMBED_JSON_TRUE;
@@ -347,7 +347,7 @@ parse_added_token(const EmbedJson *obj, EmbedAddedToken *t, char *err, size_t er
 	memset(t, 0, sizeof(*t));
 	if (obj->type != EMBED_JSON_OBJECT || content == NULL || content->type != EMBED_JSON_STRING)
 	{
-		set_error(err, errlen, "an added token has no \"content\" string");
+		embed_tokenizer_set_error(err, errlen, "an added token has no \"content\" string");
 		return false;
 	}
 	t->content = content->str;
@@ -379,14 +379,14 @@ collect_added_tokens(EmbedTokenizer *tok, const EmbedJson *list, bool keyed_by_i
 		return true;
 	if (list->type != (keyed_by_id ? EMBED_JSON_OBJECT : EMBED_JSON_ARRAY))
 	{
-		set_error(err, errlen, "%s is not an %s", keyed_by_id ? "added_tokens_decoder" : "added_tokens",
+		embed_tokenizer_set_error(err, errlen, "%s is not an %s", keyed_by_id ? "added_tokens_decoder" : "added_tokens",
 				  keyed_by_id ? "object" : "array");
 		return false;
 	}
 	tok->added = calloc(list->len, sizeof(EmbedAddedToken));
 	if (tok->added == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	for (i = 0; i < list->len; i++)
@@ -471,7 +471,7 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, const char *w
 
 	if (vocab == NULL || vocab->type != EMBED_JSON_OBJECT || vocab->len == 0)
 	{
-		set_error(err, errlen, "%s is not a non-empty object", what);
+		embed_tokenizer_set_error(err, errlen, "%s is not a non-empty object", what);
 		return false;
 	}
 	for (i = 0; i < vocab->len; i++)
@@ -480,7 +480,7 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, const char *w
 
 		if (id < 0)
 		{
-			set_error(err, errlen, "%s: vocabulary entry \"%s\" has no valid id",
+			embed_tokenizer_set_error(err, errlen, "%s: vocabulary entry \"%s\" has no valid id",
 					  what, vocab->keys[i]);
 			return false;
 		}
@@ -494,7 +494,7 @@ build_vocab_from_json(EmbedTokenizer *tok, const EmbedJson *vocab, const char *w
 	capacity = (max_id + 1 > (int64_t) vocab->len ? max_id + 1 : (int64_t) vocab->len) + tok->n_added;
 	if (capacity > MAX_VOCAB_SIZE)
 	{
-		set_error(err, errlen, "%s: the vocabulary is too large (id %lld)", what, (long long) max_id);
+		embed_tokenizer_set_error(err, errlen, "%s: the vocabulary is too large (id %lld)", what, (long long) max_id);
 		return false;
 	}
 	if (!embed_vocab_init(&tok->vocab, (int32_t) capacity, bytes, err, errlen))
@@ -518,7 +518,7 @@ copy_added_tokens(EmbedTokenizer *tok, char *err, size_t errlen)
 
 		if (!embed_vocab_set(&tok->vocab, t->id, t->content, t->len, false))
 		{
-			set_error(err, errlen, "added token %d does not fit in the vocabulary", (int) t->id);
+			embed_tokenizer_set_error(err, errlen, "added token %d does not fit in the vocabulary", (int) t->id);
 			return false;
 		}
 		t->content = tok->vocab.tokens[t->id];
@@ -552,13 +552,13 @@ build_vocab_from_txt(EmbedTokenizer *tok, const char *path, char *err, size_t er
 		bytes += tok->added[a].len + 1;
 	if (lines == 0)
 	{
-		set_error(err, errlen, "\"%s\" is empty", path);
+		embed_tokenizer_set_error(err, errlen, "\"%s\" is empty", path);
 		free(text);
 		return false;
 	}
 	if (size > MAX_VOCAB_SIZE)
 	{
-		set_error(err, errlen, "\"%s\" has too many tokens", path);
+		embed_tokenizer_set_error(err, errlen, "\"%s\" has too many tokens", path);
 		free(text);
 		return false;
 	}
@@ -607,13 +607,13 @@ template_special_ids(const EmbedJson *special_tokens, const char *name, const Em
 
 	if (ids == NULL || ids->type != EMBED_JSON_ARRAY)
 	{
-		set_error(err, errlen, "tokenizer.json: post_processor names special token \"%s\" without ids", name);
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: post_processor names special token \"%s\" without ids", name);
 		return false;
 	}
 	for (i = 0; i < ids->len; i++)
 		if (json_id(&ids->items[i]) < 0)
 		{
-			set_error(err, errlen, "tokenizer.json: special token \"%s\" has an invalid id", name);
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: special token \"%s\" has an invalid id", name);
 			return false;
 		}
 	*ids_out = ids;
@@ -645,7 +645,7 @@ load_template(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen
 
 	if (single == NULL || single->type != EMBED_JSON_ARRAY)
 	{
-		set_error(err, errlen, "tokenizer.json: TemplateProcessing has no \"single\" template");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: TemplateProcessing has no \"single\" template");
 		return false;
 	}
 	for (i = 0; i < single->len; i++)
@@ -662,7 +662,7 @@ load_template(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen
 			if (name == NULL || !template_special_ids(special_tokens, name, &ids, err, errlen))
 			{
 				if (name == NULL)
-					set_error(err, errlen, "tokenizer.json: a template special token has no id");
+					embed_tokenizer_set_error(err, errlen, "tokenizer.json: a template special token has no id");
 				return false;
 			}
 			for (k = 0; k < ids->len; k++)
@@ -672,7 +672,7 @@ load_template(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen
 				if (!append_ids(seen_sequence ? &tok->suffix_ids : &tok->prefix_ids,
 								seen_sequence ? &tok->n_suffix : &tok->n_prefix, &id, 1))
 				{
-					set_error(err, errlen, "out of memory");
+					embed_tokenizer_set_error(err, errlen, "out of memory");
 					return false;
 				}
 			}
@@ -681,20 +681,20 @@ load_template(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t errlen
 		{
 			if (seen_sequence)
 			{
-				set_error(err, errlen, "tokenizer.json: the single-sequence template uses a sequence twice");
+				embed_tokenizer_set_error(err, errlen, "tokenizer.json: the single-sequence template uses a sequence twice");
 				return false;
 			}
 			seen_sequence = true;
 		}
 		else
 		{
-			set_error(err, errlen, "tokenizer.json: unknown item in the TemplateProcessing template");
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: unknown item in the TemplateProcessing template");
 			return false;
 		}
 	}
 	if (!seen_sequence)
 	{
-		set_error(err, errlen, "tokenizer.json: the single-sequence template has no sequence");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: the single-sequence template has no sequence");
 		return false;
 	}
 	return true;
@@ -713,13 +713,13 @@ load_bert_processing(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t
 		cls->len != 2 || sep->len != 2 ||
 		(cls_id = json_id(&cls->items[1])) < 0 || (sep_id = json_id(&sep->items[1])) < 0)
 	{
-		set_error(err, errlen, "tokenizer.json: BertProcessing needs \"cls\" and \"sep\" as [token, id]");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: BertProcessing needs \"cls\" and \"sep\" as [token, id]");
 		return false;
 	}
 	if (!append_ids(&tok->prefix_ids, &tok->n_prefix, &cls_id, 1) ||
 		!append_ids(&tok->suffix_ids, &tok->n_suffix, &sep_id, 1))
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	return true;
@@ -738,7 +738,7 @@ load_offset_trimming(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t
 	if ((trim && trim->type != EMBED_JSON_TRUE && trim->type != EMBED_JSON_FALSE) ||
 		(prefix && prefix->type != EMBED_JSON_TRUE && prefix->type != EMBED_JSON_FALSE))
 	{
-		set_error(err, errlen, "tokenizer.json: post_processor trim_offsets or add_prefix_space is not a boolean");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: post_processor trim_offsets or add_prefix_space is not a boolean");
 		return false;
 	}
 	tok->trim_offsets = trim == NULL || trim->type == EMBED_JSON_TRUE;
@@ -771,7 +771,7 @@ load_post_processor(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t 
 
 		if (list == NULL || list->type != EMBED_JSON_ARRAY)
 		{
-			set_error(err, errlen, "tokenizer.json: a Sequence post_processor has no \"processors\" array");
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: a Sequence post_processor has no \"processors\" array");
 			return false;
 		}
 		for (i = 0; i < list->len; i++)
@@ -779,7 +779,7 @@ load_post_processor(EmbedTokenizer *tok, const EmbedJson *pp, char *err, size_t 
 				return false;
 		return true;
 	}
-	set_error(err, errlen, "tokenizer.json: post_processor type \"%s\" is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
+	embed_tokenizer_set_error(err, errlen, "tokenizer.json: post_processor type \"%s\" is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
 			  type ? type : "(none)");
 	return false;
 }
@@ -841,7 +841,7 @@ index_added_tokens(EmbedTokenizer *tok, char *err, size_t errlen)
 	tok->norm_order = malloc(sizeof(int) * (size_t) (tok->n_added + 1));
 	if (tok->raw_order == NULL || tok->norm_order == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	for (a = 0; a < tok->n_added; a++)
@@ -857,7 +857,7 @@ index_added_tokens(EmbedTokenizer *tok, char *err, size_t errlen)
 		t->norm_cps = malloc(sizeof(uint32_t) * (t->len * 3 + 1));
 		if (t->norm_cps == NULL)
 		{
-			set_error(err, errlen, "out of memory");
+			embed_tokenizer_set_error(err, errlen, "out of memory");
 			return false;
 		}
 		t->norm_len = tok->normalize(tok, t->content, t->len, t->norm_cps, (int) (t->len * 3 + 1));
@@ -870,7 +870,7 @@ index_added_tokens(EmbedTokenizer *tok, char *err, size_t errlen)
 	if (!sort_added(tok, tok->raw_order, n_raw, true) ||
 		!sort_added(tok, tok->norm_order, tok->n_norm, false))
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	for (b = 0, a = 0; b <= 256; b++)
@@ -903,9 +903,9 @@ load_tokenizer_json(EmbedTokenizer *tok, const char *path, char *err, size_t err
 	else if (model && type == NULL && embed_json_get(model, "merges"))
 		type = "BPE";
 	if (model == NULL || model->type != EMBED_JSON_OBJECT)
-		set_error(err, errlen, "\"%s\" has no \"model\" object", path);
+		embed_tokenizer_set_error(err, errlen, "\"%s\" has no \"model\" object", path);
 	else if (type == NULL || (strcmp(type, "WordPiece") != 0 && strcmp(type, "BPE") != 0))
-		set_error(err, errlen, "\"%s\": tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE)",
+		embed_tokenizer_set_error(err, errlen, "\"%s\": tokenizer model type \"%s\" is not supported (supported: WordPiece, BPE)",
 				  path, type ? type : "(none)");
 	else if (collect_added_tokens(tok, embed_json_get(root, "added_tokens"), false, err, errlen) &&
 			 build_vocab_from_json(tok, embed_json_get(model, "vocab"), "tokenizer.json: model.vocab",
@@ -937,7 +937,7 @@ default_added_tokens(EmbedTokenizer *tok, const EmbedJson *config, const EmbedJs
 	tok->added = calloc(5, sizeof(EmbedAddedToken));
 	if (tok->added == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	for (i = 0; i < 5; i++)
@@ -980,7 +980,7 @@ load_vocab_txt(EmbedTokenizer *tok, const char *path, const EmbedJson *config,
 	tok->sep_id = special_id(tok, config, map, "sep_token", "[SEP]");
 	if (tok->cls_id < 0 || tok->sep_id < 0)
 	{
-		set_error(err, errlen, "\"%s\" has no [CLS] or [SEP] token", path);
+		embed_tokenizer_set_error(err, errlen, "\"%s\" has no [CLS] or [SEP] token", path);
 		return false;
 	}
 	return append_ids(&tok->prefix_ids, &tok->n_prefix, &tok->cls_id, 1) &&
@@ -1045,7 +1045,7 @@ bpe_special_tokens(EmbedTokenizer *tok, const EmbedJson *config, const EmbedJson
 	tok->added = calloc(7 + n_extra, sizeof(EmbedAddedToken));
 	if (tok->added == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	for (i = 0; i < 7; i++)
@@ -1090,7 +1090,7 @@ config_flag(const EmbedJson *config, const char *key, bool dflt, bool *out, char
 		return true;
 	if (v->type != EMBED_JSON_TRUE && v->type != EMBED_JSON_FALSE)
 	{
-		set_error(err, errlen, "tokenizer_config.json: \"%s\" is not a boolean", key);
+		embed_tokenizer_set_error(err, errlen, "tokenizer_config.json: \"%s\" is not a boolean", key);
 		return false;
 	}
 	*out = v->type == EMBED_JSON_TRUE;
@@ -1121,7 +1121,7 @@ load_vocab_json(EmbedTokenizer *tok, const char *dir, const EmbedJson *config,
 		roberta = true;
 	else if (cls && strcmp(cls, "GPT2Tokenizer") != 0 && strcmp(cls, "GPT2TokenizerFast") != 0)
 	{
-		set_error(err, errlen, "tokenizer_config.json: tokenizer_class \"%s\" is not supported with vocab.json + merges.txt (GPT2Tokenizer, RobertaTokenizer)",
+		embed_tokenizer_set_error(err, errlen, "tokenizer_config.json: tokenizer_class \"%s\" is not supported with vocab.json + merges.txt (GPT2Tokenizer, RobertaTokenizer)",
 				  cls);
 		return false;
 	}
@@ -1146,7 +1146,7 @@ load_vocab_json(EmbedTokenizer *tok, const char *dir, const EmbedJson *config,
 		return false;
 	if (!join_path(path, sizeof(path), dir, "merges.txt") || !is_regular_file(path))
 	{
-		set_error(err, errlen, "\"%s\" has vocab.json but no merges.txt", dir);
+		embed_tokenizer_set_error(err, errlen, "\"%s\" has vocab.json but no merges.txt", dir);
 		return false;
 	}
 	if (!embed_bpe_from_files(tok, path, add_prefix_space, err, errlen))
@@ -1160,7 +1160,7 @@ load_vocab_json(EmbedTokenizer *tok, const char *dir, const EmbedJson *config,
 
 		if (cls_id < 0 || sep_id < 0)
 		{
-			set_error(err, errlen, "\"%s\" has no <s> or </s> token", dir);
+			embed_tokenizer_set_error(err, errlen, "\"%s\" has no <s> or </s> token", dir);
 			return false;
 		}
 		tok->trim_offsets = trim;
@@ -1174,7 +1174,7 @@ load_vocab_json(EmbedTokenizer *tok, const char *dir, const EmbedJson *config,
 
 		if (bos_id < 0)
 		{
-			set_error(err, errlen, "\"%s\": add_bos_token is set but there is no bos_token", dir);
+			embed_tokenizer_set_error(err, errlen, "\"%s\": add_bos_token is set but there is no bos_token", dir);
 			return false;
 		}
 		return append_ids(&tok->prefix_ids, &tok->n_prefix, &bos_id, 1);
@@ -1207,16 +1207,16 @@ embed_tokenizer_load(const char *model_dir, char *err, size_t errlen)
 	bool		bpe;
 	int64_t		max_length;
 
-	set_error(err, errlen, "unknown error");
+	embed_tokenizer_set_error(err, errlen, "unknown error");
 	if (model_dir == NULL)
 	{
-		set_error(err, errlen, "no model folder given");
+		embed_tokenizer_set_error(err, errlen, "no model folder given");
 		return NULL;
 	}
 	tok = calloc(1, sizeof(EmbedTokenizer));
 	if (tok == NULL)
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return NULL;
 	}
 	tok->unk_id = tok->cls_id = tok->sep_id = tok->pad_id = tok->mask_id = -1;
@@ -1231,7 +1231,7 @@ embed_tokenizer_load(const char *model_dir, char *err, size_t errlen)
 	else if (join_path(path, sizeof(path), model_dir, "vocab.json") && is_regular_file(path))
 		ok = load_vocab_json(tok, model_dir, config, map, err, errlen);
 	else
-		set_error(err, errlen, "no tokenizer.json or vocab.txt in \"%s\" (nor vocab.json + merges.txt)",
+		embed_tokenizer_set_error(err, errlen, "no tokenizer.json or vocab.txt in \"%s\" (nor vocab.json + merges.txt)",
 				  model_dir);
 	if (!ok || !index_added_tokens(tok, err, errlen))
 	{
@@ -1393,14 +1393,14 @@ encode_text(const EmbedTokenizer *tok, const char *text, size_t len, bool add_sp
 		*truncated = false;
 	if (tok == NULL || ids == NULL || (text == NULL && len > 0))
 	{
-		set_error(err, errlen, "invalid arguments");
+		embed_tokenizer_set_error(err, errlen, "invalid arguments");
 		return -1;
 	}
 	n_prefix = add_special_tokens ? tok->n_prefix : 0;
 	n_suffix = add_special_tokens ? tok->n_suffix : 0;
 	if (max_tokens < n_prefix + n_suffix || max_tokens < 1)
 	{
-		set_error(err, errlen, "max_tokens is %d, less than the %d special tokens",
+		embed_tokenizer_set_error(err, errlen, "max_tokens is %d, less than the %d special tokens",
 				  max_tokens, n_prefix + n_suffix);
 		return -1;
 	}
@@ -1417,7 +1417,7 @@ encode_text(const EmbedTokenizer *tok, const char *text, size_t len, bool add_sp
 	if (!tok->encode(tok, &st, err, errlen))
 	{
 		if (st.interrupted)
-			set_error(err, errlen, "interrupted");
+			embed_tokenizer_set_error(err, errlen, "interrupted");
 		return -1;
 	}
 	st.capacity = max_tokens;

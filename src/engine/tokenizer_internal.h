@@ -140,6 +140,10 @@ bool		embed_vocab_set(EmbedVocab *v, int32_t id, const char *token, size_t len, 
 int32_t		embed_vocab_lookup(const EmbedVocab *v, const char *token, size_t len);
 void		embed_vocab_free(EmbedVocab *v);
 
+/* snprintf into an error buffer (err may be NULL or errlen 0: nothing is written). */
+void		embed_tokenizer_set_error(char *err, size_t errlen, const char *fmt, ...)
+			__attribute__((format(printf, 3, 4)));
+
 /* Decode one UTF-8 character; invalid bytes read as U+FFFD, one byte each. */
 static inline size_t
 embed_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)

@@ -44,7 +44,6 @@
  */
 #include "tokenizer_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,19 +199,6 @@ typedef struct WordPieceRun
 	uint32_t	prev_cp;
 	void	   *heap;			/* buffers, when too large for the stack */
 } WordPieceRun;
-
-__attribute__((format(printf, 3, 4)))
-static void
-set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list		ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------------
  * Character classes
@@ -796,7 +782,7 @@ wordpiece_encode(const EmbedTokenizer *tok, EmbedEncodeState *st, char *err, siz
 
 	if (!run_start(&r, tok, st, stack, sizeof(stack)))
 	{
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	while (pos < len && !st->stop)
@@ -926,21 +912,21 @@ attach_model(EmbedTokenizer *tok, EmbedWordPiece *settings, const char *unk_toke
 
 	if (max_word_chars < 1 || max_word_chars > MAX_WORD_CHARS)
 	{
-		set_error(err, errlen, "max_input_chars_per_word %lld is out of range (1 .. %d)",
+		embed_tokenizer_set_error(err, errlen, "max_input_chars_per_word %lld is out of range (1 .. %d)",
 				  (long long) max_word_chars, MAX_WORD_CHARS);
 		return false;
 	}
 	settings->unk_id = embed_vocab_lookup(&tok->vocab, unk_token, strlen(unk_token));
 	if (settings->unk_id < 0)
 	{
-		set_error(err, errlen, "the unknown token \"%s\" is not in the vocabulary", unk_token);
+		embed_tokenizer_set_error(err, errlen, "the unknown token \"%s\" is not in the vocabulary", unk_token);
 		return false;
 	}
 	wp = malloc(sizeof(EmbedWordPiece));
 	if (wp == NULL || (settings->prefix = strdup(prefix)) == NULL)
 	{
 		free(wp);
-		set_error(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	settings->prefix_len = strlen(prefix);
@@ -953,21 +939,6 @@ attach_model(EmbedTokenizer *tok, EmbedWordPiece *settings, const char *unk_toke
 	tok->normalize = wordpiece_normalize;
 	tok->free_model = wordpiece_free;
 	tok->unk_id = wp->unk_id;
-	return true;
-}
-
-/* A boolean member with a default; false when present with another type. */
-static bool
-json_flag(const EmbedJson *obj, const char *key, bool dflt, bool *out)
-{
-	const EmbedJson *v = embed_json_get(obj, key);
-
-	*out = dflt;
-	if (v == NULL || v->type == EMBED_JSON_NULL)
-		return true;
-	if (v->type != EMBED_JSON_TRUE && v->type != EMBED_JSON_FALSE)
-		return false;
-	*out = v->type == EMBED_JSON_TRUE;
 	return true;
 }
 
@@ -991,16 +962,16 @@ embed_wordpiece_from_json(EmbedTokenizer *tok, const EmbedJson *root, char *err,
 
 		if (type == NULL || strcmp(type, "BertNormalizer") != 0)
 		{
-			set_error(err, errlen, "tokenizer.json: normalizer \"%s\" is not supported with WordPiece (BertNormalizer or null)",
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: normalizer \"%s\" is not supported with WordPiece (BertNormalizer or null)",
 					  type ? type : "(none)");
 			return false;
 		}
-		if (!json_flag(normalizer, "clean_text", true, &settings.clean_text) ||
-			!json_flag(normalizer, "handle_chinese_chars", true, &settings.handle_chinese_chars) ||
-			!json_flag(normalizer, "lowercase", true, &settings.lowercase) ||
-			!json_flag(normalizer, "strip_accents", false, &settings.strip_accents))
+		if (!embed_json_get_flag(normalizer, "clean_text", true, &settings.clean_text) ||
+			!embed_json_get_flag(normalizer, "handle_chinese_chars", true, &settings.handle_chinese_chars) ||
+			!embed_json_get_flag(normalizer, "lowercase", true, &settings.lowercase) ||
+			!embed_json_get_flag(normalizer, "strip_accents", false, &settings.strip_accents))
 		{
-			set_error(err, errlen, "tokenizer.json: a BertNormalizer option is not a boolean");
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: a BertNormalizer option is not a boolean");
 			return false;
 		}
 		/* strip_accents null or absent follows lowercase */
@@ -1015,7 +986,7 @@ embed_wordpiece_from_json(EmbedTokenizer *tok, const EmbedJson *root, char *err,
 
 		if (type == NULL || strcmp(type, "BertPreTokenizer") != 0)
 		{
-			set_error(err, errlen, "tokenizer.json: pre_tokenizer \"%s\" is not supported with WordPiece (BertPreTokenizer or null)",
+			embed_tokenizer_set_error(err, errlen, "tokenizer.json: pre_tokenizer \"%s\" is not supported with WordPiece (BertPreTokenizer or null)",
 					  type ? type : "(none)");
 			return false;
 		}
@@ -1024,7 +995,7 @@ embed_wordpiece_from_json(EmbedTokenizer *tok, const EmbedJson *root, char *err,
 	if (embed_json_get(model, "max_input_chars_per_word") &&
 		!embed_json_get_int(model, "max_input_chars_per_word", &max_word_chars))
 	{
-		set_error(err, errlen, "tokenizer.json: max_input_chars_per_word is not an integer");
+		embed_tokenizer_set_error(err, errlen, "tokenizer.json: max_input_chars_per_word is not an integer");
 		return false;
 	}
 	return attach_model(tok, &settings, unk ? unk : "[UNK]", prefix ? prefix : "##",
@@ -1044,11 +1015,11 @@ embed_wordpiece_from_vocab_txt(EmbedTokenizer *tok, const char *vocab_path,
 	memset(&settings, 0, sizeof(settings));
 	settings.clean_text = true;
 	settings.split_words = true;
-	if (!json_flag(config, "do_lower_case", true, &settings.lowercase) ||
-		!json_flag(config, "tokenize_chinese_chars", true, &settings.handle_chinese_chars) ||
-		!json_flag(config, "strip_accents", false, &settings.strip_accents))
+	if (!embed_json_get_flag(config, "do_lower_case", true, &settings.lowercase) ||
+		!embed_json_get_flag(config, "tokenize_chinese_chars", true, &settings.handle_chinese_chars) ||
+		!embed_json_get_flag(config, "strip_accents", false, &settings.strip_accents))
 	{
-		set_error(err, errlen, "tokenizer_config.json: do_lower_case, strip_accents or tokenize_chinese_chars is not a boolean");
+		embed_tokenizer_set_error(err, errlen, "tokenizer_config.json: do_lower_case, strip_accents or tokenize_chinese_chars is not a boolean");
 		return false;
 	}
 	if (strip == NULL || strip->type == EMBED_JSON_NULL)

@@ -38,13 +38,14 @@
 #include "wordpiece_learn.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <utf8proc.h>
+
+#include "tokenizer_internal.h"
 
 const char *const embed_wpl_special_tokens[EMBED_WPL_N_SPECIAL] = {
 	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -121,18 +122,6 @@ hash_u64(uint64_t x)
 	x *= 0xc4ceb9fe1a85ec53ULL;
 	x ^= x >> 33;
 	return x;
-}
-
-static void
-set_err(char *err, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* ---------------------------------------------------------------------
@@ -798,7 +787,7 @@ build_alphabet(EmbedWplLearner *lr, StrMap *alpha, char *err, size_t errlen)
 
 	if (EMBED_WPL_N_SPECIAL + 2 * ncc > lr->opts.vocab_size)
 	{
-		set_err(err, errlen, "the alphabet has %zu characters: %zu tokens with their ## forms "
+		embed_tokenizer_set_error(err, errlen, "the alphabet has %zu characters: %zu tokens with their ## forms "
 				"and the special tokens exceed the vocabulary size %zu (raise the minimum "
 				"character count)", ncc, EMBED_WPL_N_SPECIAL + 2 * ncc, lr->opts.vocab_size);
 		free(cc);
@@ -830,7 +819,7 @@ build_alphabet(EmbedWplLearner *lr, StrMap *alpha, char *err, size_t errlen)
 	return true;
 
 oom:
-	set_err(err, errlen, "out of memory building the alphabet");
+	embed_tokenizer_set_error(err, errlen, "out of memory building the alphabet");
 	return false;
 }
 
@@ -1140,7 +1129,7 @@ build_words(EmbedWplLearner *lr, const StrMap *alpha, char *err, size_t errlen)
 				: strmap_find(&lr->tokmap, buf, n + PREFIX_LEN);
 			if (t == NULL)
 			{
-				set_err(err, errlen, "internal error: character missing from the alphabet");
+				embed_tokenizer_set_error(err, errlen, "internal error: character missing from the alphabet");
 				return false;
 			}
 			lr->syms[nsym_total + k] = (int32_t) t->value;
@@ -1170,7 +1159,7 @@ build_words(EmbedWplLearner *lr, const StrMap *alpha, char *err, size_t errlen)
 	return true;
 
 oom:
-	set_err(err, errlen, "out of memory building the word table");
+	embed_tokenizer_set_error(err, errlen, "out of memory building the word table");
 	return false;
 }
 
@@ -1353,7 +1342,7 @@ merge_loop(EmbedWplLearner *lr, char *err, size_t errlen)
 	return true;
 
 oom:
-	set_err(err, errlen, "out of memory during merges");
+	embed_tokenizer_set_error(err, errlen, "out of memory during merges");
 	return false;
 }
 
@@ -1365,23 +1354,23 @@ embed_wpl_learn(EmbedWplLearner *lr, char *err, size_t errlen)
 
 	if (lr->learned)
 	{
-		set_err(err, errlen, "vocabulary already learned");
+		embed_tokenizer_set_error(err, errlen, "vocabulary already learned");
 		return false;
 	}
 	if (lr->opts.vocab_size < EMBED_WPL_N_SPECIAL || lr->opts.vocab_size > INT32_MAX)
 	{
-		set_err(err, errlen, "vocabulary size %zu out of range", lr->opts.vocab_size);
+		embed_tokenizer_set_error(err, errlen, "vocabulary size %zu out of range", lr->opts.vocab_size);
 		return false;
 	}
 	for (int i = 0; i < EMBED_WPL_N_SPECIAL; i++)
 		if (add_token(lr, embed_wpl_special_tokens[i], strlen(embed_wpl_special_tokens[i])) != i)
 		{
-			set_err(err, errlen, "out of memory");
+			embed_tokenizer_set_error(err, errlen, "out of memory");
 			return false;
 		}
 	if (!strmap_init(&alpha, 1 << 10))
 	{
-		set_err(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return false;
 	}
 	ok = build_alphabet(lr, &alpha, err, errlen) &&
@@ -1436,13 +1425,13 @@ embed_wpl_write_vocab(const EmbedWplLearner *lr, const char *path, char *err, si
 
 	if (!lr->learned)
 	{
-		set_err(err, errlen, "no vocabulary learned");
+		embed_tokenizer_set_error(err, errlen, "no vocabulary learned");
 		return false;
 	}
 	f = fopen(path, "w");
 	if (f == NULL)
 	{
-		set_err(err, errlen, "could not open \"%s\": %s", path, strerror(errno));
+		embed_tokenizer_set_error(err, errlen, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
 	for (size_t i = 0; i < lr->ntok && ok; i++)
@@ -1450,7 +1439,7 @@ embed_wpl_write_vocab(const EmbedWplLearner *lr, const char *path, char *err, si
 	if (fclose(f) != 0)
 		ok = false;
 	if (!ok)
-		set_err(err, errlen, "could not write \"%s\": %s", path, strerror(errno));
+		embed_tokenizer_set_error(err, errlen, "could not write \"%s\": %s", path, strerror(errno));
 	return ok;
 }
 
@@ -1516,14 +1505,14 @@ embed_wpl_vocab_load(const char *path, char *err, size_t errlen)
 
 	if (f == NULL)
 	{
-		set_err(err, errlen, "could not open \"%s\": %s", path, strerror(errno));
+		embed_tokenizer_set_error(err, errlen, "could not open \"%s\": %s", path, strerror(errno));
 		return NULL;
 	}
 	v = vocab_new();
 	if (v == NULL)
 	{
 		fclose(f);
-		set_err(err, errlen, "out of memory");
+		embed_tokenizer_set_error(err, errlen, "out of memory");
 		return NULL;
 	}
 	while ((n = getline(&line, &cap, f)) >= 0)
@@ -1534,7 +1523,7 @@ embed_wpl_vocab_load(const char *path, char *err, size_t errlen)
 			v->unk_id = id;
 		if (id == INT32_MAX || !vocab_add(v, line, (size_t) n, id))
 		{
-			set_err(err, errlen, "out of memory reading \"%s\"", path);
+			embed_tokenizer_set_error(err, errlen, "out of memory reading \"%s\"", path);
 			free(line);
 			fclose(f);
 			embed_wpl_vocab_free(v);
