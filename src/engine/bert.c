@@ -37,15 +37,6 @@
 #include "steps.h"
 
 /* Where the parts of the workspace start, in floats. */
-typedef struct WorkspaceLayout
-{
-	size_t		region;			/* q | k | v, or the FFN activations */
-	size_t		scores;			/* per thread: [seq, seq] */
-	size_t		scores_stride;	/* floats between two threads' scores */
-	size_t		starts;			/* int32 [batch + 1] */
-	size_t		total;
-} WorkspaceLayout;
-
 /* Everything the tasks of a forward call need. */
 typedef struct Forward
 {
@@ -65,48 +56,13 @@ typedef struct Forward
 	EmbedSteps	steps;			/* dense and LayerNorm steps */
 } Forward;
 
-/*
- * The workspace layout for this batch shape and thread count; false when a
- * size is not positive, overflows, or the token or attention task count
- * does not fit an int.
- */
-static bool
-workspace_layout(const EmbedModelInfo *info, int batch, int seq, int threads, WorkspaceLayout *l)
-{
-	size_t		tokens,
-				qkv,
-				ffn,
-				region_size,
-				square,
-				scores_size,
-				starts_size;
-
-	if (batch <= 0 || seq <= 0 || threads <= 0 || (size_t) batch * info->heads > INT32_MAX)
-		return false;
-	if (__builtin_mul_overflow((size_t) batch, (size_t) seq, &tokens) || tokens > INT32_MAX ||
-		__builtin_mul_overflow(tokens, (size_t) info->hidden * 3, &qkv) ||
-		__builtin_mul_overflow(tokens, (size_t) info->intermediate, &ffn) ||
-		!embed_round_up_16(qkv > ffn ? qkv : ffn, &region_size) ||
-		__builtin_mul_overflow((size_t) seq, (size_t) seq, &square) ||
-		!embed_round_up_16(square, &l->scores_stride) ||
-		__builtin_mul_overflow(l->scores_stride, (size_t) threads, &scores_size) ||
-		!embed_round_up_16((size_t) batch + 1, &starts_size))
-		return false;
-	l->region = 0;
-	l->scores = region_size;
-	if (__builtin_add_overflow(l->scores, scores_size, &l->starts) ||
-		__builtin_add_overflow(l->starts, starts_size, &l->total))
-		return false;
-	return true;
-}
-
 /* Workspace bytes for a batch x seq forward call on `threads` threads; false on overflow. */
 bool
 embed_bert_workspace_size(const EmbedModel *m, int batch, int seq, int threads, size_t *bytes)
 {
-	WorkspaceLayout l;
+	EmbedForwardLayout l;
 
-	if (!workspace_layout(embed_model_info(m), batch, seq, threads, &l))
+	if (!embed_forward_layout(embed_model_info(m), batch, seq, threads, false, &l))
 		return false;
 	return !__builtin_mul_overflow(l.total, sizeof(float), bytes);
 }
@@ -185,7 +141,7 @@ embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
 {
 	const EmbedModelInfo *info = embed_model_info(m);
 	int			H = info->hidden;
-	WorkspaceLayout layout;
+	EmbedForwardLayout layout;
 	float	   *ws = workspace;
 	int32_t    *starts;
 	Forward		fw;
@@ -196,7 +152,7 @@ embed_bert_forward(const EmbedModel *m, EmbedThreadPool *pool,
 		snprintf(err, errlen, "embed_bert_forward called on a GPT-2 model");
 		return EMBED_ERR_INPUT;
 	}
-	if (!workspace_layout(info, batch, seq, embed_thread_pool_threads(pool), &layout))
+	if (!embed_forward_layout(info, batch, seq, embed_thread_pool_threads(pool), false, &layout))
 	{
 		snprintf(err, errlen, "invalid batch shape %d x %d", batch, seq);
 		return EMBED_ERR_INPUT;

@@ -29,16 +29,6 @@
 
 #include "steps.h"
 
-typedef struct Gpt2Layout
-{
-	size_t		region;			/* qkv, or the MLP activations */
-	size_t		h;				/* LayerNorm output [tokens, hidden] */
-	size_t		scores;
-	size_t		scores_stride;
-	size_t		starts;
-	size_t		total;
-} Gpt2Layout;
-
 typedef struct Gpt2Forward
 {
 	const EmbedModelInfo *info;
@@ -53,48 +43,13 @@ typedef struct Gpt2Forward
 	EmbedSteps	steps;
 } Gpt2Forward;
 
-/* The workspace layout; false when a size is not positive or overflows. */
-static bool
-gpt2_layout(const EmbedModelInfo *info, int batch, int seq, int threads, Gpt2Layout *l)
-{
-	size_t		tokens,
-				qkv,
-				mlp,
-				region_size,
-				h_size,
-				square,
-				scores_size,
-				starts_size;
-
-	if (batch <= 0 || seq <= 0 || threads <= 0 || (size_t) batch * info->heads > INT32_MAX)
-		return false;
-	if (__builtin_mul_overflow((size_t) batch, (size_t) seq, &tokens) || tokens > INT32_MAX ||
-		__builtin_mul_overflow(tokens, (size_t) info->hidden * 3, &qkv) ||
-		__builtin_mul_overflow(tokens, (size_t) info->intermediate, &mlp) ||
-		!embed_round_up_16(qkv > mlp ? qkv : mlp, &region_size) ||
-		__builtin_mul_overflow(tokens, (size_t) info->hidden, &h_size) ||
-		!embed_round_up_16(h_size, &h_size) ||
-		__builtin_mul_overflow((size_t) seq, (size_t) seq, &square) ||
-		!embed_round_up_16(square, &l->scores_stride) ||
-		__builtin_mul_overflow(l->scores_stride, (size_t) threads, &scores_size) ||
-		!embed_round_up_16((size_t) batch + 1, &starts_size))
-		return false;
-	l->region = 0;
-	l->h = region_size;
-	if (__builtin_add_overflow(l->h, h_size, &l->scores) ||
-		__builtin_add_overflow(l->scores, scores_size, &l->starts) ||
-		__builtin_add_overflow(l->starts, starts_size, &l->total))
-		return false;
-	return true;
-}
-
 /* Workspace bytes for a batch x seq call on `threads` threads. */
 bool
 embed_gpt2_workspace_size(const EmbedModel *m, int batch, int seq, int threads, size_t *bytes)
 {
-	Gpt2Layout	l;
+	EmbedForwardLayout l;
 
-	if (!gpt2_layout(embed_model_info(m), batch, seq, threads, &l))
+	if (!embed_forward_layout(embed_model_info(m), batch, seq, threads, true, &l))
 		return false;
 	return !__builtin_mul_overflow(l.total, sizeof(float), bytes);
 }
@@ -162,7 +117,7 @@ embed_gpt2_forward(const EmbedModel *m, EmbedThreadPool *pool,
 				   char *err, size_t errlen)
 {
 	const EmbedModelInfo *info = embed_model_info(m);
-	Gpt2Layout	layout;
+	EmbedForwardLayout layout;
 	float	   *ws = workspace;
 	int32_t    *starts;
 	Gpt2Forward fw;
@@ -173,7 +128,7 @@ embed_gpt2_forward(const EmbedModel *m, EmbedThreadPool *pool,
 		snprintf(err, errlen, "embed_gpt2_forward called on a %s model", embed_architecture_name(info->arch));
 		return EMBED_ERR_INPUT;
 	}
-	if (!gpt2_layout(info, batch, seq, embed_thread_pool_threads(pool), &layout))
+	if (!embed_forward_layout(info, batch, seq, embed_thread_pool_threads(pool), true, &layout))
 	{
 		snprintf(err, errlen, "invalid batch shape %d x %d", batch, seq);
 		return EMBED_ERR_INPUT;

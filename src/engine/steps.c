@@ -123,6 +123,42 @@ embed_round_up_16(size_t n, size_t *out)
 	return true;
 }
 
+/* Lay out the workspace (see steps.h), with overflow checks. */
+bool
+embed_forward_layout(const EmbedModelInfo *info, int batch, int seq, int threads, bool with_h,
+					 EmbedForwardLayout *l)
+{
+	size_t		tokens,
+				qkv,
+				ffn,
+				region_size,
+				h_size = 0,
+				square,
+				scores_size,
+				starts_size;
+
+	if (batch <= 0 || seq <= 0 || threads <= 0 || (size_t) batch * info->heads > INT32_MAX)
+		return false;
+	if (__builtin_mul_overflow((size_t) batch, (size_t) seq, &tokens) || tokens > INT32_MAX ||
+		__builtin_mul_overflow(tokens, (size_t) info->hidden * 3, &qkv) ||
+		__builtin_mul_overflow(tokens, (size_t) info->intermediate, &ffn) ||
+		!embed_round_up_16(qkv > ffn ? qkv : ffn, &region_size) ||
+		(with_h && (__builtin_mul_overflow(tokens, (size_t) info->hidden, &h_size) ||
+					!embed_round_up_16(h_size, &h_size))) ||
+		__builtin_mul_overflow((size_t) seq, (size_t) seq, &square) ||
+		!embed_round_up_16(square, &l->scores_stride) ||
+		__builtin_mul_overflow(l->scores_stride, (size_t) threads, &scores_size) ||
+		!embed_round_up_16((size_t) batch + 1, &starts_size))
+		return false;
+	l->region = 0;
+	l->h = region_size;
+	if (__builtin_add_overflow(l->h, h_size, &l->scores) ||
+		__builtin_add_overflow(l->scores, scores_size, &l->starts) ||
+		__builtin_add_overflow(l->starts, starts_size, &l->total))
+		return false;
+	return true;
+}
+
 /* Move packed rows to their padded places (back to front) and zero the padding. */
 void
 embed_unpack_rows(int hidden, const int32_t *lengths, int batch, int seq, int tokens, float *x)

@@ -82,6 +82,31 @@ void		embed_steps_layernorm(EmbedSteps *s, const float *src, float *dst, int wid
 bool		embed_round_up_16(size_t n, size_t *out);
 
 /*
+ * Where the parts of a forward call's workspace start, in floats: the
+ * region holding q | k | v ([tokens, 3 hidden]) or the feed-forward
+ * activations ([tokens, intermediate]), which are never live together; an
+ * optional LayerNorm output h [tokens, hidden] (pre-LN models); one
+ * [seq, seq] score matrix per thread; the sequence starts (int32 [batch + 1]).
+ */
+typedef struct EmbedForwardLayout
+{
+	size_t		region;
+	size_t		h;				/* == scores when without h */
+	size_t		scores;
+	size_t		scores_stride;	/* floats between two threads' scores */
+	size_t		starts;
+	size_t		total;
+} EmbedForwardLayout;
+
+/*
+ * The layout for tokens = batch * seq on `threads` threads; false when a
+ * size is not positive, overflows, or the token or attention task count
+ * does not fit an int.
+ */
+bool		embed_forward_layout(const EmbedModelInfo *info, int batch, int seq, int threads,
+								 bool with_h, EmbedForwardLayout *l);
+
+/*
  * Spread the packed rows of x ([tokens, hidden], sequence b's lengths[b]
  * rows after the previous ones) to the padded layout [batch, seq, hidden]
  * in place, zeroing the padding rows.
