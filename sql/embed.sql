@@ -20,16 +20,18 @@ EXCEPTION WHEN OTHERS THEN
     'HINT: ' || regexp_replace(nullif(hint, ''), '(installed models): .*embed-test-tiny.*', '\1: (list)', 'i'));
 END $$;
 
--- the installed test models, as the catalogue function shows them (the two
+-- the installed test models, as the catalogue function shows them (the
 -- broken ones are listed with NULLs and a WARNING, silenced here; their
 -- errors are checked below)
 SET client_min_messages = error;
 SELECT name, architecture, dims, layers, max_tokens, pooling, normalized, params, bytes, length(sha256) AS sha_len,
        path LIKE '%/' || name AS path_ends_with_name
-FROM embed_models() WHERE name LIKE 'embed-test-%' AND name NOT IN ('embed-test-corrupt', 'embed-test-mismatch')
+FROM embed_models() WHERE name LIKE 'embed-test-%'
+  AND name NOT IN ('embed-test-corrupt', 'embed-test-mismatch', 'embed-test-roberta-plain', 'embed-test-noroom')
 ORDER BY name;
 SELECT name, dims IS NULL AND architecture IS NULL AS broken FROM embed_models()
-WHERE name IN ('embed-test-corrupt', 'embed-test-mismatch') ORDER BY name;
+WHERE name IN ('embed-test-corrupt', 'embed-test-mismatch', 'embed-test-roberta-plain', 'embed-test-noroom')
+ORDER BY name;
 RESET client_min_messages;
 
 -- dimensions and normalisation
@@ -98,6 +100,8 @@ SELECT pg_temp.error_of($$SELECT embed('x', '../etc')$$);
 SELECT pg_temp.error_of($$SELECT embed('x', '')$$);
 SELECT pg_temp.error_of($$SELECT embed('x', 'embed-test-corrupt')$$);
 SELECT pg_temp.error_of($$SELECT embed('x', 'embed-test-mismatch')$$);
+SELECT pg_temp.error_of($$SELECT embed('x', 'embed-test-roberta-plain')$$);
+SELECT pg_temp.error_of($$SELECT embed('x', 'embed-test-noroom')$$);
 SELECT pg_temp.error_of($$SELECT embed(ARRAY[ARRAY['a']], 'embed-test-tiny')$$);
 SET embed.model = '';
 SELECT pg_temp.error_of($$SELECT embed('x')$$);

@@ -22,6 +22,10 @@ Models:
                         mean pooling + Normalize
   embed-test-distilbert DistilBERT (bare tensor names), the WordPiece vocabulary of
                         embed-test-tiny; CLS pooling, no Normalize
+  embed-test-roberta-plain  embed-test-roberta whose tokenizer.json has no post-processor, so it
+                        adds no <s> ... </s> (load must be refused)
+  embed-test-noroom     embed-test-tiny with max_seq_length 2: no room beside [CLS] and [SEP]
+                        (load must be refused)
 
 The byte-level BPE vocabulary of embed-test-gpt2 and embed-test-roberta is
 learned here from CORPUS: GPT-2's 256 byte symbols (bytes_to_unicode order)
@@ -449,8 +453,26 @@ def main():
 
     symbols, merges = learn_bpe(CORPUS + " ".join(WORDS), BPE_MERGES)
     write_gpt2("embed-test-gpt2", symbols, merges, 2)
-    write_roberta("embed-test-roberta", symbols, merges, 3)
+    roberta = write_roberta("embed-test-roberta", symbols, merges, 3)
     write_distilbert("embed-test-distilbert", 5)
+
+    # refused at load: a RoBERTa whose tokenizer adds no <s> ... </s>
+    plain = os.path.join(OUT, "embed-test-roberta-plain")
+    shutil.rmtree(plain, ignore_errors=True)
+    shutil.copytree(roberta, plain)
+    with open(os.path.join(plain, "tokenizer.json"), encoding="utf-8") as f:
+        tokenizer = json.load(f)
+    tokenizer["post_processor"] = None
+    write_json(os.path.join(plain, "tokenizer.json"), tokenizer)
+
+    # refused at load: max_seq_length leaves no room beside [CLS] and [SEP]
+    noroom = os.path.join(OUT, "embed-test-noroom")
+    shutil.rmtree(noroom, ignore_errors=True)
+    shutil.copytree(tiny, noroom)
+    with open(os.path.join(noroom, "sentence_bert_config.json")) as f:
+        sbert = json.load(f)
+    sbert["max_seq_length"] = 2
+    write_json(os.path.join(noroom, "sentence_bert_config.json"), sbert)
     print("wrote", OUT)
 
 
